@@ -1,0 +1,92 @@
+"""Turn a digit's ink mask into a 28×28 image the way MNIST was made.
+
+MNIST digits were fitted into a 20×20 box keeping their aspect ratio, anti-aliased, and then placed in
+a 28×28 field so that their centre of mass sits at the centre. A camera crop must look the same to the
+network, including stroke weight: a thin pen on a large digit shrinks to a faint hairline at 20 px, and a
+marker on a small digit becomes a blob, so strokes are brought to MNIST's weight before scaling.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+SIZE = 28
+FIT = 20
+# Stroke width that gives back MNIST's own weight (≈2.25 px when binarised at 128) after scaling,
+# measured by renormalising the MNIST test digits.
+MNIST_STROKE = 2.4
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Estimate stroke width in pixels: for a long thin stroke, area ≈ length × width and the
+    contour is about twice the length, so width ≈ 2·area/perimeter."""
+    area = float(np.count_nonzero(mask))
+    if area == 0:
+        return 0.0
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(c, True) for c in contours)
+    if perimeter <= 0:
+        return 1.0
+    return max(1.0, 2.0 * area / perimeter)
+
+
+def _adjust_stroke(mask: np.ndarray, scale: float, target: float) -> np.ndarray:
+    """Dilate or erode so that the stroke, once scaled, is about `target` px wide."""
+    width = stroke_width(mask)
+    wanted = target / scale  # stroke width wanted in the crop's own pixels
+    delta = int(round((wanted - width) / 2.0))
+    if delta == 0:
+        return mask
+    if delta < 0:
+        # Never thin a stroke away entirely: keep at least a third of it.
+        delta = max(delta, -int(width // 3))
+        if delta == 0:
+            return mask
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(delta) + 1, 2 * abs(delta) + 1))
+    out = cv2.dilate(mask, k) if delta > 0 else cv2.erode(mask, k)
+    return out if np.count_nonzero(out) else mask
+
+
+def normalize_digit(mask: np.ndarray, stroke: float | None = MNIST_STROKE) -> np.ndarray:
+    """Ink mask (2-D uint8, 0 background, >0 ink; any size) → 28×28 uint8, 255 = full ink.
+
+    `stroke=None` keeps the stroke as drawn (used for shapes whose weight carries meaning)."""
+    out = np.zeros((SIZE, SIZE), np.uint8)
+    if mask.ndim != 2 or mask.size == 0:
+        return out
+    binary = np.where(mask > 0, 255, 0).astype(np.uint8)
+    ys, xs = np.nonzero(binary)
+    if ys.size == 0:
+        return out
+    binary = binary[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    h, w = binary.shape
+    scale = FIT / max(h, w)
+    if stroke is not None:
+        pad = max(2, int(round(stroke / scale)))
+        binary = cv2.copyMakeBorder(binary, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        binary = _adjust_stroke(binary, scale, stroke)
+        ys, xs = np.nonzero(binary)
+        binary = binary[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        h, w = binary.shape
+        scale = FIT / max(h, w)
+    nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(binary, (nw, nh), interpolation=interp)
+    m = cv2.moments(small, binaryImage=False)
+    if m["m00"] > 0:
+        cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
+    else:
+        cx, cy = (nw - 1) / 2.0, (nh - 1) / 2.0
+    # Integer placement as MNIST did; clamp so the 20-px box never leaves the field.
+    x0 = int(np.clip(round(SIZE / 2 - 0.5 - cx), 0, SIZE - nw))
+    y0 = int(np.clip(round(SIZE / 2 - 0.5 - cy), 0, SIZE - nh))
+    out[y0 : y0 + nh, x0 : x0 + nw] = small
+    return out
+
+
+def normalize_batch(masks: list[np.ndarray], stroke: float | None = MNIST_STROKE) -> np.ndarray:
+    """Several ink masks → (N, 28, 28) uint8."""
+    if not masks:
+        return np.zeros((0, SIZE, SIZE), np.uint8)
+    return np.stack([normalize_digit(m, stroke) for m in masks])

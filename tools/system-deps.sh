@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Debian packages some tests drive for real: Xvfb (preview window), mosquitto (MQTT broker) and
+# systemd-analyze (unit checks). Installed only when missing, and only where we are root.
+set -euo pipefail
+need=()
+command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "system-deps: missing ${need[*]}; install them (sudo apt-get install ${need[*]}) or the tests that need them skip" >&2
+  exit 0
+fi
+echo "system-deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
