@@ -282,7 +282,8 @@ class LiveSource:
         with self._cond:
             while True:
                 frame = self._latest
-                if frame is not None and frame.index > self._taken:
+                # Only the newest grabbed frame is handed over; one that has been overtaken is stale.
+                if frame is not None and frame.index > self._taken and frame.index == self._grabbed:
                     self.stats.dropped += max(0, frame.index - self._taken - 1) if self._taken >= 0 else 0
                     self.stats.delivered += 1
                     self._taken = frame.index
@@ -333,9 +334,9 @@ class LiveSource:
                         break
                     self._grabbed += 1
                     self._last_frame_at = now
-                    decode = self._waiting or self._latest is None or self._latest.index <= self._taken
+                    decode = self._waiting or self._latest is None
                 if not decode:
-                    continue  # the daemon is busy with an older frame: skip the decoding cost
+                    continue  # nobody is asking: skip the decoding cost, a fresher frame will come
                 image = grabber.retrieve()
                 if image is None:
                     continue
@@ -539,6 +540,7 @@ SOURCE_TYPES: dict[str, str] = {
     "url": "edge_digits.sources:_open_url",
     "file": "edge_digits.sources:_open_file",
     "folder": "edge_digits.sources:_open_folder",
+    "picamera2": "edge_digits.sources_picamera2:open_picamera2",
 }
 
 
