@@ -92,9 +92,9 @@ def build_rules(cfg: Config) -> Rules:
     meter_cfg = getattr(cfg, "meter", None)
     if meter_cfg is None or not getattr(meter_cfg, "enabled", False):
         return NoRules()
-    from edge_digits.meter import MeterRules
+    from edge_digits.meter import MeterRules, MeterVote
 
-    return MeterRulesAdapter(MeterRules.from_config(meter_cfg))
+    return MeterVote(MeterRules.from_config(meter_cfg), cfg.stabilizer.min_confidence)
 
 
 # ------------------------------------------------------------------------------------- pipeline

@@ -17,12 +17,14 @@ import itertools
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge_digits.reading import Box, Digit, Line, Reading
+from edge_digits.stabilize import LOW_CONFIDENCE as VOTE_LOW_CONFIDENCE
+from edge_digits.stabilize import Observation, Rejection, StableReading, with_value
 from edge_digits.state import MeterState, default_state_file, load_state, save_state
 
 log = logging.getLogger(__name__)
@@ -164,7 +166,7 @@ class MeterRules:
 
     # -- input -------------------------------------------------------------------------------------
 
-    def _pick_line(self, reading: Reading | Line | Sequence[Digit] | str) -> Line:
+    def pick_line(self, reading: Reading | Line | Sequence[Digit] | str) -> Line:
         if isinstance(reading, str):
             return _line_from_text(reading)
         if isinstance(reading, Line):
@@ -180,11 +182,10 @@ class MeterRules:
             return max(matching or lines, key=_line_height)
         return Line(tuple(reading))
 
-    def _slots(self, line: Line) -> tuple[list[_Slot], bool] | None:
+    def _slots(self, line: Line, threshold: float) -> tuple[list[_Slot], bool] | None:
         """Options per position, and whether any digit is undecided; None when a digit is unusable."""
         slots: list[_Slot] = []
         undecided = 0
-        threshold = self.config.min_confidence
         for d in line.digits:
             if d.value == DECIMAL_POINT:
                 slots.append((_Option(DECIMAL_POINT, 1.0),))
@@ -280,15 +281,30 @@ class MeterRules:
     # -- the check ---------------------------------------------------------------------------------
 
     def check(self, reading: Reading | Line | Sequence[Digit] | str, ts: float) -> MeterDecision:
-        """Decide whether `reading` (the stable candidate) is the meter's next value at time `ts`."""
-        line = self._pick_line(reading)
+        """Decide whether `reading` (the stable candidate) is the meter's next value at time `ts`;
+        an accepted one becomes the previous value of the next check (and is saved)."""
+        decision = self.evaluate(reading, ts)
+        if decision.accepted and decision.value is not None:
+            self._accept(MeterState(value=decision.value, text=decision.text, ts=ts))
+        return decision
+
+    def evaluate(
+        self,
+        reading: Reading | Line | Sequence[Digit] | str,
+        ts: float,
+        min_confidence: float | None = None,
+    ) -> MeterDecision:
+        """What `check` would decide, without remembering anything. `min_confidence` raises the bar
+        for a sure digit (the daemon's vote has its own)."""
+        line = self.pick_line(reading)
         text = line.text
         previous = None if self._last is None else self._last.value
         want = self.config.digits
         count = _digit_count(line)
         if count == 0 or (want is not None and count != want):
             return MeterDecision(False, None, text, WRONG_DIGIT_COUNT, previous)
-        parsed = self._slots(line)
+        threshold = max(self.config.min_confidence, min_confidence or 0.0)
+        parsed = self._slots(line, threshold)
         if parsed is None:
             return MeterDecision(False, None, text, LOW_CONFIDENCE, previous)
         slots, undecided = parsed
@@ -314,7 +330,6 @@ class MeterRules:
 
         chosen, _, units, _ = max(allowed, key=rank)
         value = round(units / self.config.scale, self.config.decimals)
-        self._accept(MeterState(value=value, text=chosen, ts=ts))
         return MeterDecision(True, value, chosen, None, previous, resolved=undecided)
 
     def _accept(self, state: MeterState) -> None:
@@ -329,6 +344,70 @@ class MeterRules:
                 log.warning("meter state %s: cannot be saved (%s)", self.config.state_file, exc)
 
 
+
+def split_lines(text: str, digits: Sequence[Digit]) -> tuple[Line, ...]:
+    """The lines of a flattened reading: `text` is the lines' texts joined by '|', `digits` all of
+    their digits in the same order (what the daemon's vote keeps of a frame)."""
+    lines, start = [], 0
+    for part in text.split("|") if text else []:
+        lines.append(Line(tuple(digits[start:start + len(part)])))
+        start += len(part)
+    return tuple(lines)
+
+
+def resolved_digits(line: Line, text: str) -> tuple[Digit, ...]:
+    """The line's digits with the values of `text`; a digit decided for its runner-up swaps value
+    and alternative, so its confidence stays the network's own probability for that class."""
+    out = []
+    for d, char in zip(line.digits, text, strict=True):
+        if char == d.value:
+            out.append(d)
+        else:
+            out.append(replace(d, value=char, confidence=d.alternative_confidence,
+                               alternative=d.value, alternative_confidence=d.confidence))
+    return tuple(out)
+
+
+class MeterVote:
+    """The meter rules as the daemon's stabiliser hooks (edge_digits.stabilize.Rules).
+
+    Before the vote, each frame is narrowed to the counter's line and a digit caught between two
+    values is decided from the last accepted value, so a drum half-way through a turn still votes.
+    After the vote, the winner is checked; an accepted one carries `value`, a refused one becomes a
+    Rejection with the reason."""
+
+    def __init__(self, rules: MeterRules, vote_confidence: float = 0.0) -> None:
+        self.rules = rules
+        self.vote_confidence = vote_confidence
+
+    def before_vote(self, obs: Observation, stable: StableReading | None) -> Observation:
+        if obs.problem not in (None, VOTE_LOW_CONFIDENCE) or not obs.digits:
+            return obs
+        lines = split_lines(obs.text, obs.digits)
+        if not lines:
+            return obs
+        line = self.rules.pick_line(Reading(lines, (0, 0)))
+        narrowed = replace(obs, text=line.text, digits=line.digits)
+        decision = self.rules.evaluate(line, obs.ts, self.vote_confidence)
+        if decision.accepted and decision.resolved:
+            return replace(narrowed, text=decision.text,
+                           digits=resolved_digits(line, decision.text), problem=None)
+        if obs.problem is not None and all(
+            d.value == DECIMAL_POINT or (d.value.isdigit() and d.confidence >= self.vote_confidence)
+            for d in line.digits
+        ):
+            # The unsure digits were on another line (a price, a word): the counter itself is clear.
+            return replace(narrowed, problem=None)
+        return narrowed
+
+    def after_vote(self, candidate: StableReading, stable: StableReading | None) -> StableReading | Rejection:
+        decision = self.rules.check(Line(candidate.digits), candidate.ts)
+        if not decision.accepted:
+            return Rejection(candidate, decision.reason or LOW_CONFIDENCE)
+        if decision.text != candidate.text:
+            candidate = replace(candidate, text=decision.text)
+        return with_value(candidate, decision.value, reason=None)
+
 __all__ = [
     "LOW_CONFIDENCE",
     "NEGATIVE_RATE",
@@ -339,4 +418,5 @@ __all__ = [
     "MeterConfig",
     "MeterDecision",
     "MeterRules",
+    "MeterVote",
 ]

@@ -147,7 +147,8 @@ class Stabilizer:
         """Add one processed frame. Returns the new stable reading when it changed, a Rejection the first
         time the rules refuse a winning text, else None."""
         self.counts.processed += 1
-        if obs.problem is None:
+        if obs.problem in (None, LOW_CONFIDENCE):
+            # Rules may repair an unsure frame (a meter digit caught between two values).
             obs = self.rules.before_vote(obs, self.stable)
         if obs.problem is None:
             self.counts.voted += 1

@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from edge_digits.meter import MeterConfig, MeterRules
+from edge_digits.meter import MeterConfig, MeterRules, MeterVote
 from edge_digits.reading import Box, Digit, Line, Reading
+from edge_digits.stabilize import Observation, Rejection, Stabilizer, StabilizerSettings
 from edge_digits.state import MeterState, default_state_file, load_state, save_state
 
 
@@ -288,3 +289,52 @@ def test_accepted_values_never_decrease_nor_outrun_the_rate(steps: list[tuple[in
             assert step <= rate * (ts - last[1]) / 60 + 1
             assert value >= last[0] or last[0] - value > 500, "only a rollover may go down"
         last = (value, ts)
+
+
+# -- the daemon's vote with meter rules --------------------------------------------------------------
+
+
+def observe(frame: int, ts: float, *lines: Line) -> Observation:
+    reading = Reading(tuple(lines), (640, 480))
+    return Observation.from_reading(reading, frame, ts, min_confidence=0.8)
+
+
+def test_vote_with_meter_rules_resolves_drums_and_refuses_jumps() -> None:
+    rules = MeterRules(config(digits=5, max_rate_per_minute=6))
+    stab = Stabilizer(StabilizerSettings(window=5, votes=3, min_confidence=0.8), MeterVote(rules, 0.8))
+    events: list[tuple[str, str, float | None]] = []
+
+    def feed(frame: int, *lines: Line) -> None:
+        result = stab.update(observe(frame, float(frame), *lines))
+        if isinstance(result, Rejection):
+            events.append(("rejected", result.reason, None))
+        elif result is not None:
+            events.append(("reading", result.text, result.value))
+
+    price = line(["4", "9"], h=10)  # a small second line: ignored in meter mode
+    for f in range(3):
+        feed(f, line(["0", "1", "2", "3", "9"]), price)
+    # The last drum half-way 9→0 and the one before 3→4, in every frame: still votes, from 01239.
+    for f in range(3, 6):
+        feed(f, line(["0", "1", "2", ("4", 0.5, "3", 0.45), ("0", 0.52, "9", 0.46)]), price)
+    # A misread 7 for 1 in three frames: refused once with its reason, never emitted as the value.
+    for f in range(6, 10):
+        feed(f, line(["0", "7", "2", "4", "0"]))
+    for f in range(10, 13):
+        feed(f, line(["0", "1", "2", "4", "1"]))
+    assert events == [
+        ("reading", "01239", 1239.0),
+        ("reading", "01240", 1240.0),
+        ("rejected", "rate_too_high", None),
+        ("reading", "01241", 1241.0),
+    ]
+    assert stab.counts.skipped == {}
+
+
+def test_vote_without_previous_value_waits_for_a_clear_frame() -> None:
+    rules = MeterRules(config(digits=3))
+    stab = Stabilizer(StabilizerSettings(window=3, votes=2, min_confidence=0.8), MeterVote(rules, 0.8))
+    for f in range(3):
+        assert stab.update(observe(f, float(f), line(["1", "2", ("3", 0.5, "4", 0.45)]))) is None
+    assert stab.counts.skipped["low_confidence"] == 3
+    assert rules.last is None
