@@ -38,9 +38,10 @@ def _rotation(width: float, height: float, degrees: float) -> tuple[np.ndarray, 
     new_h = abs(s) * width + abs(c) * height
     out_w, out_h = max(1, round(new_w)), max(1, round(new_h))
     # In image coordinates (y down) this matrix turns the picture clockwise.
-    to_origin = np.array([[1, 0, -width / 2.0], [0, 1, -height / 2.0], [0, 0, 1]], np.float64)
+    # Pixel centres sit at integer coordinates, so the centre of a w-pixel row is at (w - 1) / 2.
+    to_origin = np.array([[1, 0, -(width - 1) / 2.0], [0, 1, -(height - 1) / 2.0], [0, 0, 1]], np.float64)
     rot = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], np.float64)
-    to_canvas = np.array([[1, 0, out_w / 2.0], [0, 1, out_h / 2.0], [0, 0, 1]], np.float64)
+    to_canvas = np.array([[1, 0, (out_w - 1) / 2.0], [0, 1, (out_h - 1) / 2.0], [0, 0, 1]], np.float64)
     return to_canvas @ rot @ to_origin, (out_w, out_h)
 
 

@@ -49,7 +49,9 @@ class MjpegServer:
     `make_frame(i)` draws frame i; `stop()` drops every connection and the listening socket, `start()`
     brings it back on the same port (a camera that is unplugged and plugged in again)."""
 
-    def __init__(self, make_frame: Callable[[int], np.ndarray], fps: float = 20.0, port: int | None = None) -> None:
+    def __init__(
+        self, make_frame: Callable[[int], np.ndarray], fps: float = 20.0, port: int | None = None
+    ) -> None:
         self.make_frame = make_frame
         self.fps = fps
         self.port = port or free_port()
@@ -85,8 +87,9 @@ class MjpegServer:
                     pass
 
         self._server = _Server(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -149,17 +152,30 @@ def digit_frame(text: str, size: tuple[int, int] = (320, 240), seed: int = 0) ->
     return img
 
 
-def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float = 60.0,
-            cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 60.0, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "edge_digits", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "edge_digits", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd,
+    )
 
 
 def start_cli(args: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.Popen[str]:
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "edge_digits", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=full_env, cwd=cwd)
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge_digits", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+    )
 
 
 class LineCollector:

@@ -205,7 +205,9 @@ def test_live_source_gives_up_on_a_silent_device_and_reopens() -> None:
 
 def test_http_mjpeg_camera_that_dies_and_comes_back(caplog: pytest.LogCaptureFixture) -> None:
     server = MjpegServer(lambda i: digit_frame(str(i % 100)), fps=30).start()
-    cfg = SourceConfig(location=server.url, stall_timeout_s=1.0, reconnect_initial_s=0.05, reconnect_max_s=0.2)
+    cfg = SourceConfig(
+        location=server.url, stall_timeout_s=1.0, reconnect_initial_s=0.05, reconnect_max_s=0.2
+    )
     source = open_source(cfg)
     assert isinstance(source, LiveSource)
     caplog.set_level("INFO", logger="edge_digits.sources")
