@@ -78,7 +78,7 @@ class MjpegServer:
                 self.end_headers()
                 try:
                     while not owner._stopping.is_set():
-                        ok, buf = cv2.imencode(".jpg", owner.make_frame(owner.served))
+                        _, buf = cv2.imencode(".jpg", owner.make_frame(owner.served))
                         part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(buf)
                         self.wfile.write(part + buf.tobytes() + b"\r\n")
                         owner.served += 1

@@ -1,4 +1,4 @@
-"""The vote: K of the last N processed frames, bad frames counted but never a reading; rules after the vote."""
+"""The vote: K of the last N processed frames; bad frames counted but never a reading; rules after it."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from edge_digits.stabilize import (
     LOW_CONFIDENCE,
     Observation,
     Rejection,
-    StableReading,
     Stabilizer,
     StabilizerSettings,
+    StableReading,
     with_value,
 )
 
