@@ -1,0 +1,128 @@
+"""Glyph renderers: installed TrueType/OpenType fonts (Pillow) and OpenCV's built-in Hershey faces.
+
+Both return ink coverage (float32, 0..1) of one character at roughly the asked pixel height, with a
+little margin. Hershey faces ship inside OpenCV, so printed glyphs exist even on a machine without fonts.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
+# Fonts that map ASCII code points to pictures or non-Latin shapes: a "5" there is not a five.
+_NOT_TEXT = re.compile(
+    r"symbol|dingbat|emoji|wingding|webding|icon|awesome|music|braille|ornament|cursor", re.I
+)
+DIGITS = "0123456789"
+
+HERSHEY = {
+    "simplex": cv2.FONT_HERSHEY_SIMPLEX,
+    "plain": cv2.FONT_HERSHEY_PLAIN,
+    "duplex": cv2.FONT_HERSHEY_DUPLEX,
+    "complex": cv2.FONT_HERSHEY_COMPLEX,
+    "triplex": cv2.FONT_HERSHEY_TRIPLEX,
+    "complex_small": cv2.FONT_HERSHEY_COMPLEX_SMALL,
+    "script_simplex": cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+    "script_complex": cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
+}
+HERSHEY_SCRIPT = ("script_simplex", "script_complex")
+
+
+@functools.cache
+def font_files(dirs: tuple[str, ...] = FONT_DIRS) -> tuple[str, ...]:
+    """Every usable outline font under `dirs` that has all ten digits, sorted so the order (and so
+    the generated data) is the same on every run of one machine."""
+    found = []
+    for d in dirs:
+        root = Path(d)
+        if not root.is_dir():
+            continue
+        for p in root.rglob("*"):
+            if p.suffix.lower() in (".ttf", ".otf", ".ttc") and not _NOT_TEXT.search(p.name):
+                found.append(str(p))
+    usable = []
+    for path in sorted(set(found)):
+        try:
+            if all(has_glyph(path, c) for c in DIGITS):
+                usable.append(path)
+        except OSError:  # unreadable or bitmap-only font file
+            continue
+    return tuple(usable)
+
+
+@functools.lru_cache(maxsize=8192)
+def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size)
+
+
+@functools.cache
+def has_glyph(path: str, char: str) -> bool:
+    """A font without the character draws its 'missing' box, the same as for a private-use code point."""
+    font = _font(path, 40)
+
+    def drawn(c: str) -> bytes:
+        img = Image.new("L", (80, 80), 0)
+        ImageDraw.Draw(img).text((20, 60), c, font=font, fill=255, anchor="ls")
+        return img.tobytes()
+
+    ink = drawn(char)
+    return any(ink) and ink != drawn("\ue000")
+
+
+def _ref_height_ttf(path: str, size: int) -> float:
+    """Ink height of the digits at this size: what 'height' means for every character."""
+    box = _font(path, size).getbbox("0", anchor="ls")
+    return float(max(1, box[3] - box[1]))
+
+
+@functools.lru_cache(maxsize=65536)
+def _ttf_bitmap(path: str, char: str, size: int, bold: int) -> np.ndarray:
+    font = _font(path, size)
+    left, top, right, bottom = font.getbbox(char, anchor="ls", stroke_width=bold)
+    pad = 2
+    img = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 0)
+    ImageDraw.Draw(img).text(
+        (pad - left, pad - top), char, font=font, fill=255, anchor="ls", stroke_width=bold, stroke_fill=255
+    )
+    out = np.asarray(img, np.float32) / 255.0
+    out.flags.writeable = False
+    return out
+
+
+def render_ttf(path: str, char: str, height: float, bold: int = 0) -> np.ndarray:
+    """Coverage of `char` in the font at `path`, scaled so a digit would be `height` px tall."""
+    size = max(6, round(height * 40 / _ref_height_ttf(path, 40)))
+    return _ttf_bitmap(path, char, size, bold)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hershey_bitmap(char: str, face: int, scale_milli: int, thickness: int) -> np.ndarray:
+    scale = scale_milli / 1000.0
+    (w, h), base = cv2.getTextSize(char, face, scale, thickness)
+    pad = thickness + 3
+    canvas = np.zeros((h + base + 2 * pad, w + 2 * pad), np.uint8)
+    cv2.putText(canvas, char, (pad, pad + h), face, scale, 255, thickness, cv2.LINE_AA)
+    out = canvas.astype(np.float32) / 255.0
+    out.flags.writeable = False
+    return out
+
+
+@functools.cache
+def _hershey_digit_height(face: int) -> float:
+    (_, h), _ = cv2.getTextSize("0", face, 1.0, 1)
+    return float(h)
+
+
+def render_hershey(
+    char: str, face: str, height: float, thickness: int = 1, italic: bool = False
+) -> np.ndarray:
+    """Coverage of `char` drawn with a Hershey stroke face, a digit being about `height` px tall."""
+    code = HERSHEY[face] | (cv2.FONT_ITALIC if italic else 0)
+    scale = height / _hershey_digit_height(HERSHEY[face])
+    return _hershey_bitmap(char, code, round(scale * 1000), max(1, int(thickness)))
