@@ -112,11 +112,15 @@ class StabilizerConfig(Section):
 
 
 class ModelConfig(Section):
-    path: Path = DEFAULT_MODEL
+    path: Path | None = None  # None = the model shipped with the package (models/digits_int8.tflite)
     manifest: Path | None = None  # default: manifest.json next to the model
     threads: int = Field(2, ge=1, le=16)
     backend: Literal["ai-edge-litert", "tflite-runtime", "tensorflow.lite"] | None = None
     verify: bool = True
+
+    @property
+    def file(self) -> Path:
+        return self.path if self.path is not None else DEFAULT_MODEL
 
 
 class ProcessConfig(Section):
@@ -141,7 +145,12 @@ def default_log_path() -> Path:
 
 class LogfileConfig(Section):
     enabled: bool = False
-    path: Path = Field(default_factory=default_log_path)
+    path: Path | None = None  # None = readings.jsonl in $LOGS_DIRECTORY or the working directory
+
+    @property
+    def file(self) -> Path:
+        return self.path if self.path is not None else default_log_path()
+
     max_bytes: int = Field(1_000_000, ge=1024)
     backups: int = Field(5, ge=1, le=1000)
     events: list[EventType] = Field(default_factory=lambda: list(DEFAULT_EVENTS))

@@ -102,7 +102,7 @@ def build_rules(cfg: Config) -> Rules:
 
 def load_classifier(cfg: Config) -> DigitClassifier:
     m = cfg.model
-    return DigitClassifier(m.path, m.manifest, num_threads=m.threads, backend=m.backend, verify=m.verify)
+    return DigitClassifier(m.file, m.manifest, num_threads=m.threads, backend=m.backend, verify=m.verify)
 
 
 def build_reader(classifier: DigitClassifier, cfg: Config) -> Any:
@@ -124,10 +124,10 @@ def build_outputs(cfg: Config, preview_backend: PreviewBackend | None = None) ->
             outputs["stdout"] = StdoutOutput()
         if o.logfile.enabled:
             try:
-                outputs["logfile"] = LogfileOutput(o.logfile.path, o.logfile.max_bytes, o.logfile.backups)
+                outputs["logfile"] = LogfileOutput(o.logfile.file, o.logfile.max_bytes, o.logfile.backups)
             except OSError as exc:
                 raise StartupError(
-                    f"outputs.logfile.path: {o.logfile.path}: {exc.strerror or exc}", EXIT_CONFIG
+                    f"outputs.logfile.path: {o.logfile.file}: {exc.strerror or exc}", EXIT_CONFIG
                 ) from None
         snapshots = None
         if o.snapshots.dir is not None:
@@ -349,7 +349,7 @@ class Daemon:
             next_due = max(next_due + min_interval, now) if min_interval else now
             if not self._ready:
                 self._ready = True
-                log.info("ready: model %s, source %s", self.cfg.model.path.name, self.source.name)
+                log.info("ready: model %s, source %s", self.cfg.model.file.name, self.source.name)
                 self.notifier.ready(f"reading {self.source.name}")
             self.notifier.frame_flowing(now)
             try:
