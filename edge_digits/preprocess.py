@@ -1,0 +1,201 @@
+"""From a camera image to an ink mask: grayscale, flat lighting, polarity, binarisation.
+
+Light on a sheet is never even (gradients from a window, the soft shadow of a hand or a phone), so a
+global threshold fails. The paper's own brightness is estimated on a downscaled copy (a grey closing
+removes every stroke thinner than the kernel and keeps the slow light changes) and the image is divided
+by it: the paper becomes flat white wherever it is, and each stroke keeps its contrast relative to the
+paper right around it. The threshold is then set at half the typical stroke contrast, which keeps a
+blurred stroke at its drawn width.
+
+Light digits on a dark display are handled by inverting first; which case we face is decided by looking
+at which side of the local median the strong deviations fall (ink is always the minority locally).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+DARK_ON_LIGHT = "dark_on_light"
+LIGHT_ON_DARK = "light_on_dark"
+POLARITIES = ("auto", DARK_ON_LIGHT, LIGHT_ON_DARK)
+
+# The background kernel as a share of the image's shorter side: wider than the thickest stroke we
+# expect (a digit filling a tenth of the frame has strokes near 2% of it) yet narrow enough to follow a
+# shadow's edge.
+BACKGROUND_KERNEL = 0.08
+BACKGROUND_KERNEL_LONG = 0.05
+# A strongly coloured surface (wood, a desk mat) darker than this share of the paper is not paper either.
+COLOURED_NOT_PAPER = 0.7
+COLOURED = 80  # HSV saturation (0..255) from which a surface counts as coloured
+# Work on a copy whose shorter side is about this many pixels for the background and polarity estimates.
+SMALL_SIDE = 120
+# Where the estimated background is darker than this share of the bright paper, it is not paper (a desk,
+# the dark surround of a sheet) and nothing there is taken as dark ink.
+NOT_PAPER = 0.35
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    """Stage images, all the size of the input; `binary` is what segmentation reads."""
+
+    gray: np.ndarray  # uint8, as captured
+    normalized: np.ndarray  # uint8, illumination flattened, ink dark on white whatever the polarity
+    binary: np.ndarray  # uint8, 255 = ink (everything above the low threshold)
+    seeds: np.ndarray  # bool, above the high threshold: a blob of `binary` is ink only if it holds a seed
+    polarity: str  # DARK_ON_LIGHT or LIGHT_ON_DARK
+    thresholds: tuple[int, int]  # (low, high) ink contrast (0..255 below paper white)
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """BGR, BGRA or gray uint8 → gray uint8 (a view when already gray)."""
+    if image.ndim == 2:
+        return image
+    channels = image.shape[2]
+    if channels == 1:
+        return image[:, :, 0]
+    if channels == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    if channels == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return image[:, :, 0]
+
+
+def _odd(n: float, minimum: int = 3) -> int:
+    k = max(minimum, round(n))
+    return k if k % 2 else k + 1
+
+
+def _small_copy(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """Downscaled copy for the slow-varying estimates, and the factor small/full."""
+    h, w = gray.shape
+    f = min(1.0, SMALL_SIDE / min(h, w))
+    if f >= 1.0:
+        return gray, 1.0
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), f
+
+
+def detect_polarity(small: np.ndarray, kernel: float) -> str:
+    """DARK_ON_LIGHT or LIGHT_ON_DARK from a (small) gray image.
+
+    Ink is the minority around itself: against the local mean, ink pixels deviate far to one side
+    while the background around them moves only a little to the other. Whichever side carries more
+    contrast beyond the typical deviation wins."""
+    k = _odd(kernel, 3)
+    mean = cv2.blur(small, (k, k))
+    d = mean.astype(np.int16) - small.astype(np.int16)
+    spread = float(np.mean(np.abs(d)))
+    t = 3.0 * spread + 4.0
+    dark = float(np.clip(d - t, 0, None).sum())
+    light = float(np.clip(-d - t, 0, None).sum())
+    return LIGHT_ON_DARK if light > dark else DARK_ON_LIGHT
+
+
+def _surface_saturation(image: np.ndarray, size: tuple[int, int], kernel: float) -> np.ndarray:
+    """HSV saturation of the surface under the ink, at the small copy's size: an opening removes the
+    thin coloured strokes (blue ballpoint) and keeps coloured areas (a wooden desk)."""
+    h, w = size
+    bgr = image[:, :, :3]
+    if bgr.shape[:2] != (h, w):
+        bgr = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA)
+    sat = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)[:, :, 1]
+    k = _odd(kernel, 3)
+    return cv2.morphologyEx(sat, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+
+
+def estimate_background(small: np.ndarray, kernel: float) -> np.ndarray:
+    """Paper brightness under dark ink, on the small copy: a closing wider than any stroke."""
+    k = _odd(kernel, 3)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    return cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
+
+
+def ink_thresholds(contrast: np.ndarray, minimum: int = 24) -> tuple[int, int, int]:
+    """(low, high, typical ink) thresholds on the contrast image (0 on clean paper, growing with ink).
+
+    Most pixels are paper, so the median and its spread below it give the noise floor (the spread
+    above it may already be ink where digits fill a small crop). Above the floor lie
+    stroke edges, faint textures (a security print, paper grain) and stroke cores; Otsu's split of that
+    tail separates the cores, whose median is the typical ink contrast. `high` is half of it, where a
+    blurred stroke's edge sits, and strokes are grown from there down to `low` (hysteresis), so a faint
+    stretch of a stroke stays attached while faint marks on their own do not become ink."""
+    hist = cv2.calcHist([contrast], [0], None, [256], [0, 256]).ravel()
+    total = hist.sum()
+    if total <= 0:
+        return 255, 255, 255
+    cdf = np.cumsum(hist) / total
+    median = int(np.searchsorted(cdf, 0.5))
+    p25 = int(np.searchsorted(cdf, 0.25))
+    noise = max(1.0, (median - p25) / 0.674)
+    floor = int(max(minimum, median + 5.0 * noise))
+    if floor >= 254:
+        return 255, 255, 255
+    tail = hist[floor:]
+    n = tail.sum()
+    if n < 1:
+        return floor, floor, 255
+    levels = np.arange(floor, 256, dtype=np.float64)
+    # Otsu on the tail: the split maximising the between-class variance.
+    w0 = np.cumsum(tail)
+    m0 = np.cumsum(tail * levels)
+    w1 = n - w0
+    mean0 = m0 / np.maximum(w0, 1)
+    mean1 = (m0[-1] - m0) / np.maximum(w1, 1)
+    between = w0 * w1 * (mean0 - mean1) ** 2
+    split = int(np.argmax(between[:-1])) if tail.size > 1 else 0
+    upper = tail[split + 1 :]
+    if upper.sum() < 1:
+        core = floor + split
+    else:
+        core = floor + split + 1 + int(np.searchsorted(np.cumsum(upper), 0.5 * upper.sum()))
+    high = int(np.clip(max(floor, core // 2), 1, 254))
+    low = int(np.clip(max(floor, int(0.6 * high)), 1, high))
+    return low, high, core
+
+
+def preprocess(image: np.ndarray, polarity: str = "auto", denoise: bool = True) -> Preprocessed:
+    """BGR/gray uint8 image → gray, flattened and binary images (ink = 255) and the polarity used."""
+    if polarity not in POLARITIES:
+        raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+    gray = to_gray(image)
+    if not gray.flags.c_contiguous:
+        gray = np.ascontiguousarray(gray)
+    h, w = gray.shape
+    small, f = _small_copy(gray)
+    # Wider than the thickest stroke: a share of the shorter side for photos, of the longer side for a
+    # thin strip (a cheque field whose digits fill its height).
+    kernel = max(BACKGROUND_KERNEL * min(h, w), BACKGROUND_KERNEL_LONG * max(h, w), 5.0) * f
+    if polarity == "auto":
+        polarity = detect_polarity(small, kernel)
+    work = gray
+    if polarity == LIGHT_ON_DARK:
+        work = cv2.bitwise_not(gray)
+        small = cv2.bitwise_not(small)
+    if denoise:
+        # A 3×3 Gaussian takes the sensor grain off without erasing a 2-px stroke.
+        work = cv2.GaussianBlur(work, (3, 3), 0)
+    bg_small = estimate_background(small, kernel)
+    hist = cv2.calcHist([bg_small], [0], None, [256], [0, 256]).ravel()
+    paper_level = float(np.searchsorted(np.cumsum(hist), 0.95 * bg_small.size))
+    not_paper = bg_small < max(1.0, NOT_PAPER * paper_level)
+    if image.ndim == 3 and image.shape[2] >= 3:
+        not_paper |= (bg_small < COLOURED_NOT_PAPER * paper_level) & (
+            _surface_saturation(image, small.shape, kernel) >= COLOURED
+        )
+    if not_paper.any():
+        # One small pixel more: the blurred border between paper and desk is no ink either.
+        not_paper = cv2.dilate(not_paper.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        # A background of 1 saturates the division to white: what is not paper holds no dark ink.
+        bg_small[not_paper] = 1
+    bg = bg_small if f >= 1.0 else cv2.resize(bg_small, (w, h), interpolation=cv2.INTER_LINEAR)
+    # normalized = 255·work/bg: paper → 255 wherever the light falls, ink keeps its relative darkness.
+    normalized = cv2.divide(work, bg, scale=255)
+    contrast = cv2.bitwise_not(normalized)
+    low, high, _ = ink_thresholds(contrast)
+    _, binary = cv2.threshold(contrast, low, 255, cv2.THRESH_BINARY)
+    seeds = contrast > high
+    return Preprocessed(gray=gray, normalized=normalized, binary=binary, seeds=seeds, polarity=polarity,
+                        thresholds=(low, high))

@@ -1,0 +1,315 @@
+"""The recognition engine: image → Reading (lines of digits with boxes, confidences and stage timings).
+
+    preprocess (gray, flat light, polarity, ink mask) → segment (candidates in lines)
+    → normalize (MNIST-style 28×28) → classify (all crops of the frame in one invoke) → decide
+
+Deciding is where context comes in. A candidate much wider than its line's digits is also classified as
+two or more cut pieces, and whichever reading the network is surer of wins. A crop whose best class is
+"reject" is no digit: inside a digit string it becomes '?', at the edge of one it is dropped, and a word
+that is mostly rejects (LITRES, TOTAL) is dropped whole, so the one letter that looks like a 1 or a 0
+does not leak through. A digit under the confidence threshold is reported as '?', never guessed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from edge_digits.normalize import normalize_digit
+from edge_digits.preprocess import POLARITIES, Preprocessed, preprocess
+from edge_digits.reading import UNKNOWN, Box, Digit, Line, Reading
+from edge_digits.segment import Candidate, Segmentation, segment
+
+log = logging.getLogger(__name__)
+
+REJECT = 10  # the classifier's "not a digit" class
+# Tokens: neighbours further apart than this share of the smaller one's height belong to different
+# words (printed words sit ≥ 0.3 digit heights from the number they label).
+WORD_GAP = 0.35
+# A token this much shorter than the line's digit tokens is a printed label if anything in it is unsure.
+SHORT_TOKEN = 0.8
+# Choosing between a wide candidate read whole or cut into pieces: each extra piece must pay for itself
+# with this much more mean log-confidence, so a wide 0 is not read as "11".
+SPLIT_PENALTY = 0.12
+
+
+class Classifier(Protocol):
+    def probabilities(self, crops: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class ReaderSettings:
+    """Everything that tunes reading; the daemon's `reader:` config section maps onto it."""
+
+    confidence_threshold: float = 0.5  # a digit less sure than this is reported as '?'
+    polarity: str = "auto"  # "auto", "dark_on_light" (ink on paper) or "light_on_dark" (LED/LCD digits)
+    decimal_point: bool = False  # report a dot on the baseline between digits as '.'
+    min_digit_height: float = 0.015  # as a share of the image height ...
+    min_digit_pixels: int = 8  # ... but never under this many pixels (smaller cannot be read)
+    max_digit_height: float = 0.95  # as a share of the image height
+    max_side: int = 1600  # larger images are read downscaled to this longest side (boxes stay as given)
+    split_touching: bool = True  # try cutting candidates much wider than a digit into several digits
+    drop_words: bool = True  # drop words that are mostly non-digits
+    denoise: bool = True
+
+    def __post_init__(self) -> None:
+        if self.polarity not in POLARITIES:
+            raise ValueError(f"polarity: expected one of {', '.join(POLARITIES)}, got {self.polarity!r}")
+        if not 0.0 <= self.confidence_threshold <= 1.0:
+            raise ValueError(f"confidence_threshold: expected 0..1, got {self.confidence_threshold}")
+        if not 0.0 < self.min_digit_height < self.max_digit_height:
+            raise ValueError(
+                f"min_digit_height/max_digit_height: expected 0 < min < max, got "
+                f"{self.min_digit_height}/{self.max_digit_height}"
+            )
+        if self.max_side < 32:
+            raise ValueError(f"max_side: expected at least 32, got {self.max_side}")
+
+
+def as_image(image: Any) -> np.ndarray | None:
+    """Whatever came in → a gray or BGR uint8 array, or None when it cannot be an image.
+
+    Cameras and files deliver uint8; other dtypes are scaled sensibly (floats 0..1 or 0..255, 16-bit
+    by their range) so that the engine never fails on them."""
+    try:
+        a = np.asarray(image)
+    except Exception:
+        return None
+    if a.dtype == object or a.dtype.kind not in "biuf" or a.size == 0:
+        return None
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim == 3 and a.shape[2] not in (3, 4):
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or min(a.shape[:2]) < 1:
+        return None
+    if a.ndim == 3 and a.shape[2] == 4:
+        a = a[:, :, :3]
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a)
+    if a.dtype == np.bool_:
+        return np.ascontiguousarray(a.astype(np.uint8) * 255)
+    f = a.astype(np.float32)
+    if not np.isfinite(f).all():
+        f = np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(f.min()), float(f.max())
+    if a.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
+        f = f * 255.0
+    elif lo < 0.0 or hi > 255.0:
+        f = (f - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(f)
+    return np.ascontiguousarray(np.clip(f + 0.5, 0, 255).astype(np.uint8))
+
+
+@dataclass
+class _Item:
+    """One decided position of a line: a digit, '?', a reject, or a decimal point."""
+
+    box: tuple[int, int, int, int]  # working-image x, y, w, h
+    kind: str  # "digit", "reject", "dot"
+    value: str = UNKNOWN
+    confidence: float = 0.0
+    alternative: str = UNKNOWN
+    alternative_confidence: float = 0.0
+
+
+@dataclass
+class _Trace:
+    """What read() saw on the way, for the stage pictures."""
+
+    work: np.ndarray
+    scale: float
+    pre: Preprocessed | None = None
+    seg: Segmentation | None = None
+    items: list[list[_Item]] = field(default_factory=list)
+
+
+class DigitReader:
+    """Reads every digit string in an image. One instance per classifier; not thread-safe (the
+    interpreter is not)."""
+
+    def __init__(self, classifier: Classifier, settings: ReaderSettings | None = None) -> None:
+        self.classifier = classifier
+        self.settings = settings or ReaderSettings()
+
+    def read(self, image: Any) -> Reading:
+        return self._read(image)[0]
+
+    def read_debug(self, image: Any) -> tuple[Reading, dict[str, np.ndarray]]:
+        """The reading and the stage pictures (gray, normalized, binary, components, final)."""
+        from edge_digits.debug import stage_pictures
+
+        reading, trace = self._read(image)
+        return reading, stage_pictures(image, reading, trace)
+
+    # ------------------------------------------------------------------------------------------------
+
+    def _read(self, image: Any) -> tuple[Reading, _Trace | None]:
+        t0 = time.perf_counter()
+        s = self.settings
+        img = as_image(image)
+        if img is None:
+            shape = getattr(image, "shape", ())
+            size = (int(shape[1]), int(shape[0])) if len(shape) >= 2 else (0, 0)
+            return Reading((), size, {"total": _ms(t0)}), None
+        h, w = img.shape[:2]
+        scale = min(1.0, s.max_side / max(h, w))
+        work = img
+        if scale < 1.0:
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            work = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        trace = _Trace(work, scale)
+        wh = work.shape[0]
+        timings: dict[str, float] = {}
+        if min(work.shape[:2]) < s.min_digit_pixels:
+            timings["total"] = _ms(t0)
+            return Reading((), (w, h), timings), trace
+
+        t = time.perf_counter()
+        pre = preprocess(work, s.polarity, s.denoise)
+        timings["preprocess"] = _ms(t)
+        trace.pre = pre
+
+        t = time.perf_counter()
+        min_h = max(float(s.min_digit_pixels), s.min_digit_height * wh)
+        max_h = max(min_h + 1.0, s.max_digit_height * wh)
+        seg = segment(pre.binary, min_h, max_h, s.decimal_point, pre.seeds)
+        timings["segment"] = _ms(t)
+        trace.seg = seg
+
+        t = time.perf_counter()
+        crops: list[np.ndarray] = []
+        slots: list[list[tuple[Candidate, int, list[tuple[list[Candidate], int]]]]] = []
+        for line in seg.lines:
+            row = []
+            for c in line.candidates:
+                if c.kind != "glyph":
+                    row.append((c, -1, []))
+                    continue
+                crops.append(normalize_digit(c.mask(seg.labels)))
+                whole = len(crops) - 1
+                alts = []
+                if s.split_touching:
+                    for pieces in c.splits:
+                        first = len(crops)
+                        crops.extend(normalize_digit(p.mask(seg.labels)) for p in pieces)
+                        alts.append((pieces, first))
+                row.append((c, whole, alts))
+            slots.append(row)
+        batch = np.stack(crops) if crops else np.zeros((0, 28, 28), np.uint8)
+        timings["normalize"] = _ms(t)
+
+        t = time.perf_counter()
+        probs = self.classifier.probabilities(batch) if len(batch) else np.zeros((0, 11), np.float32)
+        timings["classify"] = _ms(t)
+
+        lines = []
+        for row, tline in zip(slots, seg.lines, strict=True):
+            items = self._decide_line(row, probs)
+            if s.drop_words:
+                items = _drop_words(items, tline.height)
+            trace.items.append(items)
+            digits = tuple(self._digit(it, scale) for it in items)
+            if digits and any(d.value != "." for d in digits):
+                lines.append(Line(digits))
+        timings["total"] = _ms(t0)
+        return Reading(tuple(lines), (w, h), timings), trace
+
+    def _item(self, box: tuple[int, int, int, int], p: np.ndarray) -> _Item:
+        order = np.argsort(p)[::-1]
+        top, second = int(order[0]), int(order[1]) if p.size > 1 else int(order[0])
+        if top == REJECT or top >= 10:
+            return _Item(box, "reject", UNKNOWN, float(p[top]))
+        conf = float(p[top])
+        alt = str(second) if second < 10 else UNKNOWN
+        value = str(top) if conf >= self.settings.confidence_threshold else UNKNOWN
+        return _Item(box, "digit", value, conf, alt, float(p[second]))
+
+    def _decide_line(self, row: list, probs: np.ndarray) -> list[_Item]:
+        items: list[_Item] = []
+        for c, whole, alts in row:
+            if whole < 0:
+                items.append(_Item((c.x, c.y, c.w, c.h), "dot", ".", 1.0))
+                continue
+            best_pieces: list[Candidate] | None = None
+            best_first = whole
+            best_score = _score(probs[whole : whole + 1])
+            for pieces, first in alts:
+                score = _score(probs[first : first + len(pieces)]) - SPLIT_PENALTY * (len(pieces) - 1)
+                if score > best_score:
+                    best_pieces, best_first, best_score = pieces, first, score
+            if best_pieces is None:
+                items.append(self._item((c.x, c.y, c.w, c.h), probs[whole]))
+            else:
+                for k, pc in enumerate(best_pieces):
+                    items.append(self._item((pc.x, pc.y, pc.w, pc.h), probs[best_first + k]))
+        return items
+
+    @staticmethod
+    def _digit(it: _Item, scale: float) -> Digit:
+        x, y, w, h = it.box
+        if scale != 1.0:
+            inv = 1.0 / scale
+            x0, y0 = math.floor(x * inv), math.floor(y * inv)
+            x1, y1 = math.ceil((x + w) * inv), math.ceil((y + h) * inv)
+            x, y, w, h = x0, y0, x1 - x0, y1 - y0
+        value = it.value if it.kind != "reject" else UNKNOWN
+        return Digit(value, it.confidence, Box(x, y, w, h), it.alternative, it.alternative_confidence)
+
+
+def _score(p: np.ndarray) -> float:
+    """Mean log-probability of the best digit class per crop; a rejected crop scores its digit part."""
+    if p.size == 0:
+        return -math.inf
+    best = p[:, :10].max(axis=1)
+    return float(np.mean(np.log(np.maximum(best, 1e-6))))
+
+
+def _drop_words(items: list[_Item], height: float) -> list[_Item]:
+    """Context rules for what is not a digit (see the module docstring).
+
+    The line is cut into tokens at gaps wider than a share of the neighbours' height (a printed word
+    sits further from the number it labels than its letters from each other). A token is dropped when
+    at least half of its glyphs are rejects or unsure, or when it is clearly shorter than the line's
+    digit tokens and holds any reject or unsure glyph (printed labels and units are smaller than the
+    handwritten number beside them). What remains loses rejects at its ends (a $ before an amount)."""
+    if not items:
+        return items
+    tokens: list[list[_Item]] = [[items[0]]]
+    for prev, it in itertools.pairwise(items):
+        gap = it.box[0] - (prev.box[0] + prev.box[2])
+        ref = min(prev.box[3], it.box[3]) if prev.kind != "dot" and it.kind != "dot" else height
+        if gap > WORD_GAP * ref:
+            tokens.append([])
+        tokens[-1].append(it)
+    stats = []
+    for tok in tokens:
+        glyphs = [it for it in tok if it.kind != "dot"]
+        bad = sum(it.kind == "reject" or it.value == UNKNOWN for it in glyphs)
+        tall = float(np.median([it.box[3] for it in glyphs])) if glyphs else 0.0
+        stats.append((glyphs, bad, tall))
+    ref_h = max((tall for glyphs, bad, tall in stats if glyphs and 2 * bad < len(glyphs)), default=0.0)
+    out: list[_Item] = []
+    for tok, (glyphs, bad, tall) in zip(tokens, stats, strict=True):
+        if not glyphs or 2 * bad >= len(glyphs):
+            continue
+        if bad and tall < SHORT_TOKEN * ref_h:
+            continue
+        # Strip rejects (and dots) from the ends: a $ before an amount, a unit letter after it.
+        a, b = 0, len(tok)
+        while a < b and tok[a].kind != "digit":
+            a += 1
+        while b > a and tok[b - 1].kind != "digit":
+            b -= 1
+        out.extend(tok[a:b])
+    return out
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
