@@ -408,3 +408,91 @@ def make_test_pki(directory: Path) -> dict[str, Path]:
     openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
             "-out", str(crt), "-days", "2", "-extfile", str(ext))
     return {"cafile": ca_crt, "certfile": crt, "keyfile": key}
+
+
+def test_a_reloaded_output_waits_for_its_predecessor_and_keeps_the_order(
+    broker: Broker, make_output: Callable[..., MqttOutput]
+) -> None:
+    # SIGHUP builds the new outputs before closing the old ones: both point at the same spool and the
+    # same client id for a moment.
+    consumer = Collector(broker, [STATE, PROBE])
+    old = make_output(broker)
+    for i in range(3):
+        old.emit(reading(i))
+    wait_until(lambda: drained(old), what="the old output to deliver")
+    new = make_output(broker)
+    for i in range(3, 6):
+        new.emit(reading(i))
+    old.emit(reading(99))  # the frame loop may still hand the old output an event before the swap
+    assert not new.status().connected  # it has not taken the spool (nor the client id) yet
+    old.close()
+    consumer.wait_for(STATE, 7)
+    wait_until(lambda: drained(new), what="the new output to deliver")
+    settle(consumer, consumer)
+    assert frames(consumer.on(STATE)) == [0, 1, 2, 99, 3, 4, 5]
+    consumer.close()
+
+
+# -- end to end: the daemon with an mqtt output ---------------------------------------------------
+
+
+def daemon_config(path: Path, broker: Broker, **mqtt: Any) -> Path:
+    import yaml
+
+    settings = {
+        "process": {"max_fps": 0},
+        "heartbeat": {"interval_s": 0},
+        "outputs": {"mqtt": {"host": broker.host, "port": broker.port, "device_id": "e2e",
+                             "reconnect_min_s": 0.05, "reconnect_max_s": 0.3, **mqtt}},
+    }
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+def test_daemon_publishes_what_it_prints_and_spools_through_a_wrong_password(
+    auth_broker: Broker, tmp_path: Path
+) -> None:
+    from convert.synth.clips import number_clip
+    from tests.daemon_helpers import run_cli
+
+    clip = number_clip(tmp_path / "clip.avi", seed=3, fps=10, seconds=8)
+    state_dir = tmp_path / "state"
+    env = {"STATE_DIRECTORY": str(state_dir), "EDGE_MQTT_PASSWORD": AUTH_PASSWORD}
+    consumer = Collector(auth_broker, ["edge-digits/#", "homeassistant/#"], username=AUTH_USER,
+                         password=AUTH_PASSWORD)
+
+    # Run 1: a wrong password. The daemon reads the whole clip, prints every reading, logs one clear
+    # error, exits 0, and leaves the readings in the spool.
+    wrong = "not-the-password"
+    first = run_cli(["run", "--config", str(daemon_config(tmp_path / "wrong.yaml", auth_broker,
+                                                          username=AUTH_USER, password=wrong)),
+                     "--source", str(clip.path)], env=env)
+    assert first.returncode == 0, first.stderr
+    printed_first = [json.loads(line) for line in first.stdout.splitlines() if line.startswith("{")]
+    readings_first = [e for e in printed_first if e["type"] in ("reading", "rejected")]
+    assert readings_first, first.stdout
+    refused = [line for line in first.stderr.splitlines() if "refused" in line]
+    assert refused and f"{auth_broker.host}:{auth_broker.port}" in refused[0], first.stderr
+    assert wrong not in first.stderr
+    assert len(list((state_dir / "mqtt-spool").glob("*.msg"))) == len(readings_first)
+    assert consumer.on("edge-digits/e2e/state") == []
+
+    # Run 2: the right password, from an environment variable. The spool goes out first, then this
+    # run's readings: the broker sees exactly what the two runs printed, in order.
+    second = run_cli(["run", "--config", str(daemon_config(tmp_path / "right.yaml", auth_broker,
+                                                           username=AUTH_USER,
+                                                           password_env="EDGE_MQTT_PASSWORD")),
+                      "--source", str(clip.path)], env=env)
+    assert second.returncode == 0, second.stderr
+    printed_second = [json.loads(line) for line in second.stdout.splitlines() if line.startswith("{")]
+    expected = readings_first + [e for e in printed_second if e["type"] in ("reading", "rejected")]
+    topic = {"reading": "edge-digits/e2e/state", "rejected": "edge-digits/e2e/error"}
+    for kind, name in topic.items():
+        want = [e for e in expected if e["type"] == kind]
+        got = consumer.wait_for(name, len(want)) if want else []
+        assert [json.loads(m.payload) for m in got] == want
+    availability = consumer.wait_for("edge-digits/e2e/availability", 2)
+    assert [m.text for m in availability][-2:] == ["online", "offline"]
+    assert consumer.wait_for("homeassistant/sensor/e2e/reading/config", 1)
+    assert not list((state_dir / "mqtt-spool").glob("*.msg"))
+    consumer.close()

@@ -39,7 +39,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_validator, model_validator
 
 from edge_digits import __version__
-from edge_digits.outputs.spool import Spool
+from edge_digits.outputs.spool import Spool, try_lock
 from edge_digits.state import default_state_dir
 
 log = logging.getLogger(__name__)
@@ -431,7 +431,13 @@ class MqttOutput:
         spool_dir = config.spool.path
         if spool_dir is None:
             spool_dir = (Path(state_dir) if state_dir else default_state_dir()) / "mqtt-spool"
-        self.spool = Spool(spool_dir, config.spool.max_items)
+        try:
+            spool_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"spool.path: cannot create {spool_dir}: {exc.strerror or exc}") from None
+        self.spool_path = spool_dir
+        # Opened by the worker once it holds the directory's lock (see _take_spool).
+        self.spool: Spool | None = None
         self._discovery = discovery_messages(config, meter=meter) if config.discovery.enabled else {}
 
         self._cond = threading.Condition()
@@ -441,6 +447,9 @@ class MqttOutput:
         self._connected = False
         self._barrier = False
         self._closing = False
+        self._started = False  # paho's network thread runs
+        self._client_stopped = threading.Event()
+        self._delivery_done = threading.Event()
         self._close_deadline = float("inf")
         self._dropped_inbox = 0
         self._link = "connecting"  # last logged link state, so each change is logged once
@@ -480,8 +489,6 @@ class MqttOutput:
 
         self._worker = threading.Thread(target=self._work, name="mqtt-output", daemon=True)
         self._worker.start()
-        client.connect_async(config.host, config.effective_port, keepalive=config.keepalive)
-        client.loop_start()
         log.info(
             "MQTT output: broker %s as %r, topics %s/{state,availability,error}, spool %s%s",
             self._where, config.effective_client_id, self.topics.base, spool_dir,
@@ -514,38 +521,45 @@ class MqttOutput:
             self._closing = True
             self._close_deadline = deadline - 0.3
             self._cond.notify()
-        # The worker leaves once the backlog is acknowledged, the link is down, or the time is up.
-        self._worker.join(max(0.0, deadline - time.monotonic() - 0.2))
+        # The worker stops once the backlog is acknowledged, the link is down, or the time is up.
+        self._delivery_done.wait(max(0.0, deadline - time.monotonic() - 0.2))
         with self._cond:
-            connected = self._connected
+            connected, started = self._connected, self._started
         if connected:
             info = self._client.publish(self.topics.availability, OFFLINE, qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(max(0.05, deadline - time.monotonic() - 0.1))
-        self._client.disconnect()
-        # loop_stop joins paho's thread, which may sit in a connect attempt or a backoff sleep: bound it.
-        stopper = threading.Thread(target=self._client.loop_stop, name="mqtt-stop", daemon=True)
-        stopper.start()
-        stopper.join(max(0.05, deadline - time.monotonic()))
-        left = len(self.spool)
+        if started:
+            self._client.disconnect()
+            # loop_stop joins paho's thread, which may sit in a connect attempt or a backoff sleep.
+            stopper = threading.Thread(target=self._client.loop_stop, name="mqtt-stop", daemon=True)
+            stopper.start()
+            stopper.join(max(0.05, deadline - time.monotonic()))
+        # Lets the worker hand the spool directory on: only now can a successor connect without
+        # meeting this client on the broker.
+        self._client_stopped.set()
+        self._worker.join(max(0.0, deadline - time.monotonic()))
+        left = len(self.spool) if self.spool is not None else 0
         if left:
             log.info("MQTT output closed; %d message(s) stay in the spool %s for the next start",
-                     left, self.spool.path)
+                     left, self.spool_path)
 
     def status(self) -> MqttStatus:
         with self._cond:
             return MqttStatus(
                 connected=self._connected,
-                spooled=len(self.spool),
+                spooled=len(self.spool) if self.spool is not None else 0,
                 inflight=len(self._inflight),
                 published=self._published,
-                dropped_full_spool=self.spool.dropped,
+                dropped_full_spool=self.spool.dropped if self.spool is not None else 0,
                 dropped_inbox=self._dropped_inbox,
                 last_error=self._last_error,
             )
 
     def _message_for(self, event: dict[str, Any]) -> _Outgoing | None:
         kind = event.get("type", "reading")
+        if kind == "frame":
+            return None  # per-frame events are for local logs; a broker gets decisions, not every frame
         if kind == "reading":
             return _Outgoing(self.topics.state, to_json(event), retain=True, durable=True)
         if kind == "heartbeat":
@@ -575,7 +589,7 @@ class MqttOutput:
             return
         with self._cond:
             self._connected = True
-            backlog = len(self.spool) + len(self._inbox)
+            backlog = (len(self.spool) if self.spool is not None else 0) + len(self._inbox)
             self._cond.notify()
         self._set_link("connected", logging.INFO,
                        f"MQTT connected to {self._where} as {self.config.effective_client_id!r}"
@@ -588,7 +602,7 @@ class MqttOutput:
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
         self._set_link(
             "unreachable", logging.WARNING,
-            f"MQTT broker {self._where} is unreachable; readings are spooled to {self.spool.path}, "
+            f"MQTT broker {self._where} is unreachable; readings are spooled to {self.spool_path}, "
             f"retrying every ≤{self.config.reconnect_max_s:g} s",
             error="unreachable",
         )
@@ -606,7 +620,7 @@ class MqttOutput:
             self._set_link(
                 "lost", logging.WARNING,
                 f"MQTT connection to {self._where} lost ({reason}); readings are spooled to "
-                f"{self.spool.path}, reconnecting",
+                f"{self.spool_path}, reconnecting",
                 error=f"lost: {reason}",
             )
 
@@ -637,6 +651,54 @@ class MqttOutput:
     # -- the worker thread ---------------------------------------------------------------------------
 
     def _work(self) -> None:
+        lock = self._take_spool()
+        if lock is None:
+            self._delivery_done.set()
+            return
+        try:
+            self.spool = Spool(self.spool_path, self.config.spool.max_items)
+            with self._cond:
+                if self._closing:
+                    return
+                self._started = True
+            self._client.connect_async(self.config.host, self.config.effective_port,
+                                       keepalive=self.config.keepalive)
+            self._client.loop_start()
+            self._deliver()
+        except OSError as exc:
+            log.error("MQTT output stopped: spool %s: %s", self.spool_path, exc)
+        finally:
+            self._delivery_done.set()
+            with self._cond:
+                started = self._started
+            if started:
+                self._client_stopped.wait(timeout=10.0)
+            os.close(lock)
+
+    def _take_spool(self) -> int | None:
+        """Wait for the spool directory's lock: after a config reload the previous output still owns it
+        until the daemon closes it. None when closed while waiting."""
+        waited = 0.0
+        while True:
+            with self._cond:
+                if self._closing:
+                    return None
+            try:
+                lock = try_lock(self.spool_path)
+            except OSError as exc:
+                log.error("MQTT output stopped: spool %s: %s", self.spool_path, exc)
+                return None
+            if lock is not None:
+                return lock
+            if waited >= 5.0 and waited - 0.1 < 5.0:
+                log.warning("MQTT output: spool %s is in use by another edge-digits output; waiting for it",
+                            self.spool_path)
+            with self._cond:
+                self._cond.wait(timeout=0.1)
+            waited += 0.1
+
+    def _deliver(self) -> None:
+        assert self.spool is not None
         while True:
             with self._cond:
                 if not (self._inbox or self._acks):
@@ -657,17 +719,19 @@ class MqttOutput:
                     self._pump()
             except OSError as exc:
                 # A full or failing disk: say so, keep the daemon and this thread alive.
-                log.error("MQTT output: spool %s: %s", self.spool.path, exc)
+                log.error("MQTT output: spool %s: %s", self.spool_path, exc)
                 with self._cond:
                     self._last_error = f"spool: {exc}"
                     self._cond.wait(timeout=1.0)
             if closing:
                 with self._cond:
                     connected = self._connected
+                    # A first connection still under way may yet take the backlog before the deadline.
+                    hopeless = not connected and self._link != "connecting"
                 drained = (
                     not self._inflight and self._sent_upto >= self._last_seq() and self._heartbeat is None
                 )
-                if not connected or drained or time.monotonic() >= self._close_deadline:
+                if hopeless or drained or time.monotonic() >= self._close_deadline:
                     return
 
     def _may_publish(self) -> bool:

@@ -9,12 +9,14 @@ atomically (temp file, fsync, os.replace, fsync of the directory): after a power
 complete or absent. Leftover temp files from a crash are removed on open; a file that cannot be
 parsed is renamed to `*.bad` and skipped, never fatal.
 
-Not thread-safe: one thread (the MQTT output's worker) owns a spool.
+Not thread-safe: one thread (the MQTT output's worker) owns a spool, and `try_lock` keeps a second
+owner (a reloaded config's new output, another process) out of the directory until the first is done.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -26,6 +28,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SUFFIX = ".msg"
+LOCK_NAME = ".lock"
 # 20 digits hold any 64-bit sequence number, so lexical order is numeric order.
 NAME_WIDTH = 20
 
@@ -155,3 +158,18 @@ def _write_atomically(path: Path, data: str) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def try_lock(path: Path | str) -> int | None:
+    """Take the spool directory for this owner: an open file descriptor holding an exclusive flock on
+    `<path>/.lock`, or None when another owner has it. Closing the descriptor releases it (and so does
+    the process ending, even by a crash)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
