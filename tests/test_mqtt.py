@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from edge_digits.outputs.mqtt import (
     MqttConfig,
     MqttOutput,
+    MqttUnavailableError,
     SpoolConfig,
     Topics,
     discovery_messages,
@@ -153,6 +155,15 @@ def test_bad_config_names_the_key_and_never_echoes_the_password(
     assert ".".join(str(part) for part in error["loc"]).startswith(key)
     assert says in error["msg"]
     assert "hunter2-secret" not in str(caught.value)
+
+
+def test_without_paho_the_config_loads_and_the_output_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "paho.mqtt.client", None)  # as if paho-mqtt were not installed
+    config = MqttConfig(device_id="pi")
+    with pytest.raises(MqttUnavailableError, match=r"paho-mqtt.*pip install"):
+        MqttOutput(config, state_dir=tmp_path)
 
 
 # -- Home Assistant discovery payloads (no broker needed) ---------------------------------------
@@ -431,6 +442,32 @@ def test_a_reloaded_output_waits_for_its_predecessor_and_keeps_the_order(
     settle(consumer, consumer)
     assert frames(consumer.on(STATE)) == [0, 1, 2, 99, 3, 4, 5]
     consumer.close()
+
+
+LAST_WILL_SCRIPT = """
+import sys, time
+from edge_digits.outputs.mqtt import MqttConfig, MqttOutput
+MqttOutput(MqttConfig(host="127.0.0.1", port=int(sys.argv[1]), device_id=sys.argv[2]), state_dir=sys.argv[3])
+time.sleep(60)
+"""
+
+
+def test_a_device_that_dies_is_marked_offline_by_its_last_will(broker: Broker, tmp_path: Path) -> None:
+    watcher = Collector(broker, [AVAILABILITY])
+    device = subprocess.Popen(
+        [sys.executable, "-c", LAST_WILL_SCRIPT, str(broker.port), DEVICE, str(tmp_path)],
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        assert watcher.wait_for(AVAILABILITY, 1)[0].text == "online"
+        device.kill()  # no close(), no goodbye: only the broker can say it
+        device.wait(10)
+        assert [m.text for m in watcher.wait_for(AVAILABILITY, 2)] == ["online", "offline"]
+    finally:
+        if device.poll() is None:
+            device.kill()
+            device.wait(10)
+    watcher.close()
 
 
 # -- end to end: the daemon with an mqtt output ---------------------------------------------------

@@ -228,15 +228,13 @@ class MqttConfig(BaseModel):
         if self.password_env is not None:
             value = os.environ.get(self.password_env)
             if value is None:
-                raise ValueError(
-                    f"outputs.mqtt.password_env: environment variable {self.password_env} is not set"
-                )
+                raise ValueError(f"password_env: environment variable {self.password_env} is not set")
             return value
         if self.password_file is not None:
             try:
                 text = Path(self.password_file).read_text(encoding="utf-8")
             except OSError as exc:
-                raise ValueError(f"outputs.mqtt.password_file: {self.password_file}: {exc.strerror}") from exc
+                raise ValueError(f"password_file: {self.password_file}: {exc.strerror}") from exc
             lines = text.splitlines()
             return lines[0] if lines else ""
         return None
@@ -400,12 +398,12 @@ def _import_paho() -> Any:
         import paho.mqtt.client as paho
     except ModuleNotFoundError as exc:
         raise MqttUnavailableError(
-            "outputs.mqtt needs the paho-mqtt package (2.x): pip install 'edge-digits[mqtt]' "
+            "the MQTT output needs the paho-mqtt package (2.x): pip install 'edge-digits[mqtt]' "
             "or apt install python3-paho-mqtt"
         ) from exc
     if not hasattr(paho, "CallbackAPIVersion"):
         raise MqttUnavailableError(
-            f"outputs.mqtt needs paho-mqtt 2.x, found {getattr(paho, '__version__', 'an older version')}: "
+            f"the MQTT output needs paho-mqtt 2.x, found {getattr(paho, '__version__', 'an older version')}: "
             "pip install 'paho-mqtt>=2'"
         )
     return paho
@@ -583,7 +581,7 @@ class MqttOutput:
             self._set_link(
                 f"refused:{text}", logging.ERROR,
                 f"MQTT broker {self._where} refused the connection: {text}{hint}; "
-                f"readings are spooled, retrying every ≤{self.config.reconnect_max_s:g} s",
+                f"readings are spooled, retrying (backoff up to {self.config.reconnect_max_s:g} s)",
                 error=f"refused: {text}",
             )
             return
@@ -603,7 +601,7 @@ class MqttOutput:
         self._set_link(
             "unreachable", logging.WARNING,
             f"MQTT broker {self._where} is unreachable; readings are spooled to {self.spool_path}, "
-            f"retrying every ≤{self.config.reconnect_max_s:g} s",
+            f"retrying (backoff up to {self.config.reconnect_max_s:g} s)",
             error="unreachable",
         )
 
@@ -667,6 +665,9 @@ class MqttOutput:
             self._deliver()
         except OSError as exc:
             log.error("MQTT output stopped: spool %s: %s", self.spool_path, exc)
+        except Exception:
+            # A bug here must not pass silently; the daemon and its other outputs carry on.
+            log.exception("MQTT output stopped")
         finally:
             self._delivery_done.set()
             with self._cond:
@@ -678,7 +679,8 @@ class MqttOutput:
     def _take_spool(self) -> int | None:
         """Wait for the spool directory's lock: after a config reload the previous output still owns it
         until the daemon closes it. None when closed while waiting."""
-        waited = 0.0
+        started = time.monotonic()
+        warned = False
         while True:
             with self._cond:
                 if self._closing:
@@ -690,12 +692,12 @@ class MqttOutput:
                 return None
             if lock is not None:
                 return lock
-            if waited >= 5.0 and waited - 0.1 < 5.0:
+            if not warned and time.monotonic() - started > 5.0:
+                warned = True
                 log.warning("MQTT output: spool %s is in use by another edge-digits output; waiting for it",
                             self.spool_path)
             with self._cond:
                 self._cond.wait(timeout=0.1)
-            waited += 0.1
 
     def _deliver(self) -> None:
         assert self.spool is not None
