@@ -162,3 +162,109 @@ def test_every_service_setting_is_explained() -> None:
             assert since_comment <= 2, f"no comment explains {text!r}"
         elif not text:
             since_comment = 99
+
+
+# ----------------------------------------------------------------- the daemon inside the unit's sandbox
+# No systemd runs here, so the two settings most likely to break a Python/OpenCV/TFLite process are
+# reproduced around a real daemon run on a folder of frames: the system call filter (strace injects EPERM
+# into every call the unit's SystemCallFilter= lines leave out, as SystemCallErrorNumber=EPERM does) and
+# MemoryDenyWriteExecute= (the kernel's own PR_SET_MDWE, Linux ≥ 6.3).
+
+STRACE = shutil.which("strace")
+
+
+def syscall_groups() -> dict[str, list[str]]:
+    assert SYSTEMD_ANALYZE is not None
+    out = subprocess.run([SYSTEMD_ANALYZE, "syscall-filter", "--no-pager"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    groups: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in out.splitlines():
+        if line.startswith("@"):
+            current = groups.setdefault(line.split()[0], [])
+        elif current is not None and line.strip() and not line.strip().startswith("#"):
+            current.append(line.split()[0])
+    return groups
+
+
+def allowed_syscalls() -> set[str]:
+    groups = syscall_groups()
+
+    def expand(name: str) -> set[str]:
+        return set().union(*(expand(m) for m in groups[name])) if name.startswith("@") else {name}
+
+    allowed: set[str] = set()
+    for value in unit_settings()["Service"]["SystemCallFilter"]:
+        deny = value.startswith("~")
+        names = set().union(*(expand(n) for n in value.lstrip("~").split()))
+        allowed = allowed - names if deny else allowed | names
+    return allowed
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import cv2
+    import numpy as np
+
+    folder = tmp_path_factory.mktemp("frames")
+    for i in range(4):
+        img = np.full((240, 320, 3), 235, np.uint8)
+        cv2.putText(img, "4711", (20, 150), cv2.FONT_HERSHEY_SIMPLEX, 2.5, (20, 20, 20), 6, cv2.LINE_AA)
+        cv2.imwrite(str(folder / f"{i:03d}.png"), img)
+    return folder
+
+
+def run_daemon(prefix: list[str], frames: Path) -> subprocess.CompletedProcess[str]:
+    """`PREFIX run --source FRAMES`, where PREFIX starts the edge-digits CLI."""
+    model = REPO / "models" / "digits_int8.tflite"
+    if not model.is_file():
+        pytest.fail(f"{model}: missing")
+    return subprocess.run(
+        [*prefix, "run", "--source", str(frames)],
+        capture_output=True, text=True, timeout=180, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+def read_4711(result: subprocess.CompletedProcess[str]) -> bool:
+    return result.returncode == 0 and '"text":"4711"' in result.stdout.replace(" ", "")
+
+
+@needs_analyze
+@pytest.mark.skipif(STRACE is None and not os.environ.get("CI"), reason="strace not installed")
+def test_daemon_works_inside_the_system_call_filter(frames: Path) -> None:
+    import sys
+
+    assert STRACE is not None
+    allowed = ",".join(f"?{name}" for name in sorted(allowed_syscalls()))
+    jail = [STRACE, "-f", "-qq", "-o", os.devnull, "-e", f"trace=!{allowed}",
+            "-e", f"inject=!{allowed}:error=EPERM", sys.executable]
+    # Control: a call the filter removes (setuid is in @privileged) really fails inside the jail.
+    control = subprocess.run([*jail, "-c", "import os; os.setuid(os.getuid())"], capture_output=True,
+                             text=True, timeout=60)
+    assert control.returncode != 0 and "PermissionError" in control.stderr
+    result = run_daemon([*jail, "-m", "edge_digits"], frames)
+    assert read_4711(result), result.stderr[-3000:]
+
+
+def test_daemon_works_without_writable_executable_memory(frames: Path) -> None:
+    import platform
+    import sys
+
+    major, minor = (int(v) for v in platform.release().split(".")[:2])
+    if (major, minor) < (6, 3):
+        pytest.skip(f"PR_SET_MDWE needs Linux ≥ 6.3 (this is {platform.release()})")
+    mdwe = (
+        "import ctypes, mmap, runpy, sys\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "assert libc.prctl(65, 1, 0, 0, 0) == 0, 'PR_SET_MDWE failed'\n"  # PR_MDWE_REFUSE_EXEC_GAIN
+        "try:\n"
+        "    mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)\n"
+        "    sys.exit('W+X mapping allowed: MDWE not in force')\n"
+        "except PermissionError:\n"
+        "    pass\n"
+        "sys.argv[0] = 'edge-digits'\n"
+        "runpy.run_module('edge_digits', run_name='__main__')\n"
+    )
+    result = run_daemon([sys.executable, "-c", mdwe], frames)
+    assert read_4711(result), result.stderr[-3000:]

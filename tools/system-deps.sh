@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages some tests drive for real: Xvfb (preview window), mosquitto (MQTT broker) and
-# systemd-analyze (unit checks). Installed only when missing, and only where we are root.
+# systemd-analyze (unit checks), strace (the unit's system call filter, emulated). Installed only when
+# missing, and only where we are root.
 set -euo pipefail
 need=()
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v strace >/dev/null 2>&1 || need+=(strace)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "system-deps: missing ${need[*]}; install them (sudo apt-get install ${need[*]}) or the tests that need them skip" >&2
