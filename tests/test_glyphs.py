@@ -129,7 +129,7 @@ def test_drum_windows_follow_the_label_rule() -> None:
 
 
 def test_printed_works_without_any_installed_font(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fonts, "font_files", lambda *a: ())
+    monkeypatch.setattr(fonts, "font_families", lambda *a: ())
     x, _y, meta = glyphs.generate_with_meta("printed", 30, seed=2)
     assert all(m["face"].startswith("hershey:") for m in meta)
     assert all(img.any() for img in x)

@@ -16,8 +16,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
 # Fonts that map ASCII code points to pictures or non-Latin shapes: a "5" there is not a five.
+# (D050000L is URW's Dingbats.)
 _NOT_TEXT = re.compile(
-    r"symbol|dingbat|emoji|wingding|webding|icon|awesome|music|braille|ornament|cursor", re.I
+    r"symbol|dingbat|d050000l|emoji|wingding|webding|icon|awesome|music|braille|ornament|cursor", re.I
 )
 DIGITS = "0123456789"
 
@@ -56,6 +57,17 @@ def font_files(dirs: tuple[str, ...] = FONT_DIRS) -> tuple[str, ...]:
     return tuple(usable)
 
 
+@functools.cache
+def font_families(dirs: tuple[str, ...] = FONT_DIRS) -> tuple[tuple[str, ...], ...]:
+    """`font_files` grouped by family (bold/italic/oblique files together), so that a family shipped
+    in twelve weights is not drawn twelve times as often as one shipped in two."""
+    groups: dict[str, list[str]] = {}
+    for path in font_files(dirs):
+        stem = Path(path).stem.split("-")[0].lower()
+        groups.setdefault(re.sub(r"(bold|italic|oblique)+$", "", stem), []).append(path)
+    return tuple(tuple(groups[k]) for k in sorted(groups))
+
+
 @functools.lru_cache(maxsize=8192)
 def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size)
@@ -75,6 +87,7 @@ def has_glyph(path: str, char: str) -> bool:
     return any(ink) and ink != drawn("\ue000")
 
 
+@functools.cache
 def _ref_height_ttf(path: str, size: int) -> float:
     """Ink height of the digits at this size: what 'height' means for every character."""
     box = _font(path, size).getbbox("0", anchor="ls")
@@ -97,8 +110,14 @@ def _ttf_bitmap(path: str, char: str, size: int, bold: int) -> np.ndarray:
 
 def render_ttf(path: str, char: str, height: float, bold: int = 0) -> np.ndarray:
     """Coverage of `char` in the font at `path`, scaled so a digit would be `height` px tall."""
-    size = max(6, round(height * 40 / _ref_height_ttf(path, 40)))
-    return _ttf_bitmap(path, char, size, bold)
+    size = _quantize(height * 40 / _ref_height_ttf(path, 40))
+    return _ttf_bitmap(path, char, max(6, round(size)), bold)
+
+
+def _quantize(value: float, step: float = 1.05) -> float:
+    """Snap to a geometric grid (±2.5 %): the heights are random anyway, and the bitmap caches then
+    hold a few dozen sizes per font instead of every pixel size."""
+    return float(step ** round(np.log(max(value, 1e-6)) / np.log(step)))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -124,5 +143,5 @@ def render_hershey(
 ) -> np.ndarray:
     """Coverage of `char` drawn with a Hershey stroke face, a digit being about `height` px tall."""
     code = HERSHEY[face] | (cv2.FONT_ITALIC if italic else 0)
-    scale = height / _hershey_digit_height(HERSHEY[face])
+    scale = _quantize(height / _hershey_digit_height(HERSHEY[face]))
     return _hershey_bitmap(char, code, round(scale * 1000), max(1, int(thickness)))

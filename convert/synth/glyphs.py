@@ -74,10 +74,11 @@ Face = tuple  # ("ttf", path, bold) or ("hershey", name, thickness_share, italic
 
 def choose_face(rng: np.random.Generator, script: bool = True) -> Face:
     """A random typeface: an installed font (regular or emboldened) or a Hershey face (maybe italic)."""
-    ttf = fonts.font_files()
-    if ttf and rng.random() < 0.65:
+    families = fonts.font_families()
+    if families and rng.random() < 0.65:
+        family = families[int(rng.integers(len(families)))]
         bold = float(rng.uniform(0.02, 0.07)) if rng.random() < 0.25 else 0.0
-        return ("ttf", ttf[int(rng.integers(len(ttf)))], bold)
+        return ("ttf", family[int(rng.integers(len(family)))], bold)
     faces = list(fonts.HERSHEY) if script else [f for f in fonts.HERSHEY if f not in fonts.HERSHEY_SCRIPT]
     face = faces[int(rng.integers(len(faces)))]
     italic = face not in fonts.HERSHEY_SCRIPT and rng.random() < 0.3
@@ -134,9 +135,9 @@ def _printed(rng: np.random.Generator) -> Sample | None:
 
 def _sevenseg(rng: np.random.Generator) -> Sample | None:
     digit = int(rng.integers(10))
-    # Below ~22 px the gaps a camera resolves are wider than the segments are long: scattered dots,
+    # Below ~26 px the gaps a camera resolves are wider than the segments are long: scattered dots,
     # not a display. Small displays blur into solid digits, which the printed domain covers.
-    height = _height(rng, 22.0, 90.0)
+    height = _height(rng, 26.0, 90.0)
     coverage, info = sevenseg.render(digit, height, rng)
     # Blur no wider than half the gap, so the segments stay separate pieces in the mask.
     mask = camera.capture(coverage, rng, height, info["slant"], 1.0, blur_limit=info["gap"] / 2.5)

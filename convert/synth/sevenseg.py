@@ -74,35 +74,43 @@ def render(digit: int, height: float, rng: np.random.Generator) -> tuple[np.ndar
     {"style": str, "gap": px between segments, "slant": shear for the camera (top leans right)}."""
     h = float(height)
     w = h * rng.uniform(0.48, 0.65)
-    # Bars clearly longer than thick, as on real displays (else a digit reads as scattered dots).
-    t = h * rng.uniform(0.07, min(0.16, 0.22 * w / h))
-    gap = max(1.5, h * rng.uniform(0.02, 0.05))
+    t = h * rng.uniform(0.07, 0.16)
+    gap = max(1.6, h * rng.uniform(0.025, 0.05))  # much under 2 px and a camera closes the gap
+    # OpenCV's anti-aliased fill feathers about half a pixel outside each edge: draw the gaps wider.
+    drawn_gap = gap + 0.8
     style = STYLES[int(rng.integers(len(STYLES)))]
+    # Bars at least 1.8× as long as thick, as on real displays (else a digit reads as scattered dots).
+    # Free bar length: rect w - 2t - 2g; hex w - t - 2g; round w - 2t - 1.42(t + g).
+    if style == "rect":
+        t = min(t, (w - 2 * drawn_gap) / 3.8)
+    elif style == "hex":
+        t = min(t, (w - 2 * drawn_gap) / 2.8)
+    else:
+        t = min(t, (w - 1.42 * drawn_gap) / 5.22)
+    t = max(t, 1.5)
     variants = SEGMENTS[digit]
     segs = variants[int(rng.integers(len(variants)))]
     pad = int(np.ceil(t)) + 3
     canvas = np.zeros((int(np.ceil(h)) + 2 * pad, int(np.ceil(w)) + 2 * pad), np.uint8)
     lines = _centrelines(w, h, t)
-    boxes = _rect_boxes(w, h, t, gap)
+    boxes = _rect_boxes(w, h, t, drawn_gap)
     for s in segs:
         p0, p1 = lines[s]
         if style == "round":
-            # Round caps stick out half a stroke: pull the ends back by that plus the gap.
+            # Round caps stick out half a stroke; two caps meeting at a corner are √2·pull apart
+            # centre to centre, so pull ≥ (t + gap)/√2 leaves the gap between them.
             u = (p1 - p0) / np.linalg.norm(p1 - p0)
-            ends = np.round((np.stack([p0 + u * (t / 2 + gap), p1 - u * (t / 2 + gap)]) + pad) * _ONE).astype(
-                int
-            )
+            pull = u * (0.71 * (t + drawn_gap))
+            ends = np.round((np.stack([p0 + pull, p1 - pull]) + pad) * _ONE).astype(int)
             cv2.line(canvas, tuple(ends[0]), tuple(ends[1]), 255, max(1, round(t)), cv2.LINE_AA, _SHIFT)
             continue
         if style == "rect":
             x0, y0, x1, y1 = boxes[s]
             poly = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
         else:
-            poly = _hex_polygon(p0, p1, t, gap)
-        poly = poly + pad
-        cv2.fillPoly(
-            canvas, [np.round(poly * _ONE).astype(np.int32).reshape(-1, 1, 2)], 255, cv2.LINE_AA, _SHIFT
-        )
+            poly = _hex_polygon(p0, p1, t, drawn_gap)
+        fixed = np.round((poly + pad) * _ONE).astype(np.int32).reshape(-1, 1, 2)
+        cv2.fillPoly(canvas, [fixed], 255, cv2.LINE_AA, _SHIFT)
     slant = float(rng.uniform(0.08, 0.22)) if rng.random() < 0.5 else 0.0
     info = {"style": f"sevenseg:{style}:{segs}", "gap": gap, "slant": slant}
     return canvas.astype(np.float32) / 255.0, info
