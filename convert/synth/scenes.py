@@ -137,9 +137,23 @@ def _stroke_width(a: np.ndarray) -> float:
     return float(max(1.0, 2.0 * float(a.sum()) / perimeter)) if perimeter > 0 else 2.5
 
 
-def _mnist_source(rng: np.random.Generator, digit: int, slant: float) -> np.ndarray:
+@functools.lru_cache(maxsize=10)
+def _typical_pool(digit: int) -> np.ndarray:
+    """The MNIST test digits of a class most like the class average (top 30% by correlation): clips
+    that show one rendering for many frames use these, so a clip does not hinge on one odd sample."""
     images, _, by_label = mnist_test()
-    idx = int(rng.choice(by_label[digit]))
+    idx = by_label[digit]
+    flat = images[idx].reshape(len(idx), -1).astype(np.float32)
+    flat -= flat.mean(axis=1, keepdims=True)
+    flat /= np.linalg.norm(flat, axis=1, keepdims=True) + 1e-6
+    mean = flat.mean(axis=0)
+    score = flat @ (mean / (np.linalg.norm(mean) + 1e-6))
+    return idx[np.argsort(-score)[: max(1, int(0.3 * len(idx)))]]
+
+
+def _mnist_source(rng: np.random.Generator, digit: int, slant: float, typical: bool = False) -> np.ndarray:
+    images, _, by_label = mnist_test()
+    idx = int(rng.choice(_typical_pool(digit) if typical else by_label[digit]))
     src = images[idx].astype(np.float32) / 255.0
     if abs(slant) > 1e-3:
         pad = 8
@@ -159,7 +173,7 @@ GAP_MODES = {
 }
 
 
-def _writer_glyphs(rng: np.random.Generator, text: str, gap_mode: str) -> list[_Glyph]:
+def _writer_glyphs(rng: np.random.Generator, text: str, gap_mode: str, typical: bool = False) -> list[_Glyph]:
     lo, hi = GAP_MODES[gap_mode]
     slant = float(rng.uniform(-0.18, 0.18))
     glyphs = []
@@ -167,7 +181,7 @@ def _writer_glyphs(rng: np.random.Generator, text: str, gap_mode: str) -> list[_
         glyphs.append(
             _Glyph(
                 char=ch,
-                source=(src := _mnist_source(rng, int(ch), slant + float(rng.normal(0, 0.04)))),
+                source=(src := _mnist_source(rng, int(ch), slant + float(rng.normal(0, 0.04)), typical)),
                 stroke=_stroke_width(src),
                 height=float(rng.uniform(0.9, 1.08)),
                 dy=float(rng.normal(0, 0.035)),
@@ -193,22 +207,51 @@ def _render_glyph(source: np.ndarray, stroke: float, height_px: float, pen: floa
     g = cv2.resize(src, (w + 2, h + 2), interpolation=interp)
     g = cv2.copyMakeBorder(g, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0)
     g = np.clip(g, 0.0, 1.0)
-    # MNIST strokes are ~12% of the digit height: a felt marker. Writers at large sizes mostly use pens,
-    # so thin (or rarely thicken) the stroke in pixel units, from this digit's own stroke width.
+    # MNIST strokes are ~12% of the digit height: a felt marker. Writers at large sizes mostly use pens.
+    # A thinner pen is drawn along the digit's centre line (eroding MNIST's uneven strokes would wipe
+    # out their fainter parts); a thicker one dilates the digit.
     scaled = stroke * scale
-    delta = (pen * h - scaled) / 2.0
-    if delta < 0:
-        delta = max(delta, -(scaled - 1.6) / 2.0)  # never thin a stroke below ~1.6 px: it would break up
-    r = round(abs(delta))
+    pen_px = max(1.6, pen * h)
+    if pen_px < 0.75 * scaled:
+        skeleton = _skeleton(g > 0.35)
+        if skeleton.any():
+            dist = cv2.distanceTransform((~skeleton).astype(np.uint8), cv2.DIST_L2, 5)
+            return np.clip(pen_px / 2.0 + 0.5 - dist, 0.0, 1.0).astype(np.float32)
+    r = round((pen_px - scaled) / 2.0)
     if r >= 1:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        g = cv2.erode(g, k) if delta < 0 else cv2.dilate(g, k)
+        g = cv2.dilate(g, k)
     if scale > 1.6:
         # An upscaled MNIST digit has edges as soft as the scale factor; real ink has crisp edges that
         # the camera softens afterwards (blur is added later for the whole image).
         g = np.clip((g - 0.3) / 0.4, 0.0, 1.0)
         g = g * g * (3.0 - 2.0 * g)
     return g.astype(np.float32)
+
+
+def _skeleton(mask: np.ndarray) -> np.ndarray:
+    """One-pixel centre line of a binary shape (Zhang–Suen thinning)."""
+    img = np.pad(mask.astype(np.uint8), 1)
+    changed = True
+    while changed:
+        changed = False
+        for step in (0, 1):
+            c = img[1:-1, 1:-1]
+            p2, p3, p4 = img[:-2, 1:-1], img[:-2, 2:], img[1:-1, 2:]
+            p5, p6, p7 = img[2:, 2:], img[2:, 1:-1], img[2:, :-2]
+            p8, p9 = img[1:-1, :-2], img[:-2, :-2]
+            ring = (p2, p3, p4, p5, p6, p7, p8, p9, p2)
+            neighbours = sum(ring[:8])
+            transitions = sum((ring[i] == 0) & (ring[i + 1] == 1) for i in range(8))
+            if step == 0:
+                keep = (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0)
+            else:
+                keep = (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
+            remove = (c == 1) & (neighbours >= 2) & (neighbours <= 6) & (transitions == 1) & keep
+            if remove.any():
+                c[remove] = 0
+                changed = True
+    return img[1:-1, 1:-1].astype(bool)
 
 
 def _pen_for(rng: np.random.Generator, height_px: float) -> float:
@@ -223,12 +266,16 @@ def _pen_for(rng: np.random.Generator, height_px: float) -> float:
 class _Page:
     """The sheet in its own (flat) coordinates, before the camera looks at it."""
 
-    def __init__(self, width: int, height: int, paper_bgr: np.ndarray, rng: np.random.Generator):
+    def __init__(
+        self, width: int, height: int, paper_bgr: np.ndarray, rng: np.random.Generator | None
+    ) -> None:
+        """`rng=None` leaves the page flat (the caller paints its own background)."""
         self.width = width
         self.height = height
         self.rgb = np.empty((height, width, 3), np.float32)
         self.rgb[:] = paper_bgr
-        self._texture(rng)
+        if rng is not None:
+            self._texture(rng)
         self.digit_points: list[list[np.ndarray]] = []  # per line, per digit: (N, 2) ink pixel coords
         self.lines: list[str] = []
 
