@@ -114,11 +114,14 @@ def load_idx_split(directory: Path, split: str) -> Split:
 
 def load_npz(path: Path) -> Mnist:
     """A Keras `mnist.npz` (x_train, y_train, x_test, y_test)."""
+    names = ("x_train", "y_train", "x_test", "y_test")
     try:
         with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    except KeyError as exc:
-        raise DataError(f"{path}: missing array {exc} (expected x_train, y_train, x_test, y_test)") from None
+            missing = [k for k in names if k not in f.files]
+            if missing:
+                wanted = ", ".join(names)
+                raise DataError(f"{path}: missing array(s) {', '.join(missing)} (expected {wanted})")
+            arrays = {k: f[k] for k in names}
     except (OSError, ValueError, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz ({type(exc).__name__}: {exc})") from None
     splits = {}
