@@ -121,10 +121,12 @@ def representative_pool(data_dir: str | None, synthetic_per_domain: int, seed: i
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
-    from convert.quantize import quantize
+    from convert.quantize import load_model, quantize_model
 
     out = args.out or args.model.parent
-    result = quantize(args.model, out, representative_pool(args.data, args.synthetic_per_domain, args.seed))
+    model, expects_unit = load_model(args.model)  # a bad model file fails before MNIST is read
+    pool = representative_pool(args.data, args.synthetic_per_domain, args.seed)
+    result = quantize_model(model, expects_unit, args.model, out, pool)
     scale, zp = result.input_quantization
     wrapped = "; Rescaling added for 0..1 inputs" if result.wrapped else ""
     print(f"wrote {result.int8_path} ({result.int8_path.stat().st_size} bytes; input scale {scale:g}, "
