@@ -166,6 +166,17 @@ def test_without_paho_the_config_loads_and_the_output_says_what_to_install(
         MqttOutput(config, state_dir=tmp_path)
 
 
+def test_config_errors_through_the_daemon_loader_never_show_the_password() -> None:
+    config_module = pytest.importorskip("edge_digits.config")
+    for section in ({"username": "u", "password": 12345678}, {"username": "u", "password": ["s3cr3t-x"]},
+                    {"password": "s3cr3t-x"}, {"username": "u", "password": "s3cr3t-x", "port": "x"}):
+        with pytest.raises(config_module.ConfigError) as caught:
+            config_module.validate({"outputs": {"mqtt": section}})
+        message = str(caught.value)
+        assert "outputs.mqtt" in message
+        assert "12345678" not in message and "s3cr3t-x" not in message, message
+
+
 # -- Home Assistant discovery payloads (no broker needed) ---------------------------------------
 
 
@@ -387,7 +398,9 @@ def test_spool_outlives_the_output_and_a_full_spool_drops_the_oldest(
     consumer.close()
 
 
-def test_tls_with_a_private_ca(tmp_path: Path, make_output: Callable[..., MqttOutput]) -> None:
+def test_tls_with_a_private_ca(
+    tmp_path: Path, make_output: Callable[..., MqttOutput], caplog: pytest.LogCaptureFixture
+) -> None:
     pki = make_test_pki(tmp_path / "pki")
     tls_broker = Broker(require_mosquitto(), tmp_path / "broker", tls=pki)
     tls_broker.start()
@@ -396,6 +409,13 @@ def test_tls_with_a_private_ca(tmp_path: Path, make_output: Callable[..., MqttOu
         output = make_output(tls_broker, port=tls_broker.tls_port, tls={"ca_file": pki["cafile"]})
         output.emit(reading(9))
         assert frames(consumer.wait_for(STATE, 1)) == [9]
+        # Without the private CA the broker's certificate is not trusted, and the log says so.
+        with caplog.at_level(logging.WARNING, logger="edge_digits.outputs.mqtt"):
+            untrusting = make_output(tls_broker, port=tls_broker.tls_port, tls=True, device_id="other",
+                                     spool={"path": tmp_path / "other-spool"})
+            wait_until(lambda: "certificate verify failed" in caplog.text, what="the TLS error in the log")
+        assert not untrusting.status().connected
+        assert f"{tls_broker.host}:{tls_broker.tls_port}" in caplog.text
         consumer.close()
     finally:
         tls_broker.stop()

@@ -190,6 +190,15 @@ class MqttConfig(BaseModel):
             raise ValueError(f"{value!r} must be one topic level: no '/', '+', '#' or spaces")
         return value
 
+    @field_validator("password", mode="before")
+    @classmethod
+    def _password_is_text(cls, value: Any) -> Any:
+        # YAML reads `password: 0042` as the number 34; say so without echoing the value.
+        if value is not None and not isinstance(value, (str, SecretStr)):
+            raise ValueError(f"must be text, got a {type(value).__name__}: put it in quotes in the YAML "
+                             "(a number loses leading zeros)")
+        return value
+
     @field_validator("password_env")
     @classmethod
     def _env_is_set(cls, value: str | None) -> str | None:
@@ -483,6 +492,19 @@ class MqttOutput:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        # paho's on_connect_fail is not told why; keep the socket/TLS/DNS error for the log line
+        # ("certificate verify failed" says more than "unreachable").
+        self._connect_error: OSError | None = None
+        plain_reconnect = client.reconnect
+
+        def reconnect() -> Any:
+            try:
+                return plain_reconnect()
+            except OSError as exc:
+                self._connect_error = exc
+                raise
+
+        client.reconnect = reconnect
         self._client = client
 
         self._worker = threading.Thread(target=self._work, name="mqtt-output", daemon=True)
@@ -598,11 +620,13 @@ class MqttOutput:
             self._publish_discovery(client)
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        exc = self._connect_error
+        why = f" ({getattr(exc, 'strerror', None) or exc})" if exc is not None else ""
         self._set_link(
-            "unreachable", logging.WARNING,
-            f"MQTT broker {self._where} is unreachable; readings are spooled to {self.spool_path}, "
+            f"unreachable:{type(exc).__name__}", logging.WARNING,
+            f"cannot connect to MQTT broker {self._where}{why}; readings are spooled to {self.spool_path}, "
             f"retrying (backoff up to {self.config.reconnect_max_s:g} s)",
-            error="unreachable",
+            error=f"unreachable{why}",
         )
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
