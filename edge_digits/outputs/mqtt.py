@@ -427,7 +427,7 @@ class MqttOutput:
         *,
         state_dir: Path | None = None,
         meter: bool = False,
-        close_timeout_s: float = 1.5,
+        close_timeout_s: float = 1.0,
     ) -> None:
         paho = _import_paho()
         self.config = config
@@ -442,6 +442,8 @@ class MqttOutput:
             spool_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ValueError(f"spool.path: cannot create {spool_dir}: {exc.strerror or exc}") from None
+        if not os.access(spool_dir, os.W_OK | os.X_OK):
+            raise ValueError(f"spool.path: {spool_dir} is not writable by this user")
         self.spool_path = spool_dir
         # Opened by the worker once it holds the directory's lock (see _take_spool).
         self.spool: Spool | None = None
