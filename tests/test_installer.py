@@ -24,9 +24,22 @@ MODEL_PATH = "/opt/edge-digits/models/digits_int8.tflite"
 Snapshot = dict[str, tuple[str, ...]]
 
 
-def run_installer(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A frozen copy of the checkout: the installer is run twice and must see the same source both times,
+    whatever else is being edited meanwhile."""
+    copy = tmp_path_factory.mktemp("checkout") / "edge-digits"
+    ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache",
+                                    ".ruff_cache", ".hypothesis", "build", "dist", "tests", "runs", "out")
+    shutil.copytree(REPO, copy, ignore=ignore, symlinks=True)
+    return copy
+
+
+def run_installer(
+    *args: str, check: bool = True, installer: Path = INSTALLER
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        ["bash", str(INSTALLER), *args], capture_output=True, text=True, timeout=600,
+        ["bash", str(installer), *args], capture_output=True, text=True, timeout=600,
         env={**os.environ, "LC_ALL": "C"},
     )
     if check:
@@ -34,8 +47,11 @@ def run_installer(*args: str, check: bool = True) -> subprocess.CompletedProcess
     return result
 
 
-def install(root: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return run_installer("--root", str(root), "--source", str(REPO), *extra, check=check)
+def install(
+    root: Path, *extra: str, check: bool = True, source: Path = REPO
+) -> subprocess.CompletedProcess[str]:
+    return run_installer("--root", str(root), "--source", str(source), *extra, check=check,
+                         installer=source / "systemd" / "install.sh")
 
 
 def snapshot(root: Path, content_under: tuple[str, ...] = ()) -> Snapshot:
@@ -234,10 +250,10 @@ def test_installed_tree_passes_systemd_analyze_verify(root: Path) -> None:
 
 
 @pytest.mark.slow
-def test_real_runtime_venv_has_no_tensorflow_and_is_idempotent(root: Path) -> None:
+def test_real_runtime_venv_has_no_tensorflow_and_is_idempotent(root: Path, checkout: Path) -> None:
     """Builds the venv for real (pip from the local checkout, downloads cached by pip): ~1 min."""
     python = getattr(sys, "_base_executable", sys.executable)
-    install(root, "--python", python)
+    install(root, "--python", python, source=checkout)
     venv = root / "opt/edge-digits/venv"
     help_out = subprocess.run([str(venv / "bin/edge-digits"), "run", "--help"],
                               capture_output=True, text=True, timeout=120)
@@ -260,7 +276,7 @@ def test_real_runtime_venv_has_no_tensorflow_and_is_idempotent(root: Path) -> No
     assert unreadable == []
 
     before = snapshot(root, content_under=("opt/edge-digits/venv/",))
-    result = install(root, "--python", python)
+    result = install(root, "--python", python, source=checkout)
     assert "venv " + str(venv) + " up to date" in result.stdout
     assert snapshot(root, content_under=("opt/edge-digits/venv/",)) == before
 
