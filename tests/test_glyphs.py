@@ -98,6 +98,9 @@ def test_reject_renders_none_of_the_ambiguous_characters() -> None:
         if m["kind"] == "partial_digit":
             _, digit, side = m["face"].rsplit(":", 2)
             assert (int(digit), side) not in glyphs.PARTIAL_KEEPS_IDENTITY
+            if m["face"].startswith("sevenseg"):
+                assert side in ("left", "bottom")
+                assert (int(digit), side) not in glyphs.SEVENSEG_PARTIAL_KEEPS_IDENTITY
 
 
 def test_reject_crops_never_look_like_a_one_or_zero() -> None:

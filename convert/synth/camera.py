@@ -52,10 +52,11 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], low: float) 
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
+    """(y0, y1, x0, x1) of the non-zero pixels, or None."""
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8, copy=False))
+    if w == 0 or h == 0:
         return None
-    return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    return y, y + h, x, x + w
 
 
 def drop_specks(mask: np.ndarray, share: float = SPECK_SHARE) -> np.ndarray:
@@ -90,8 +91,9 @@ def photograph(
         sigma = min(sigma, blur_limit)
     if sigma > 0.25:
         gray = cv2.GaussianBlur(gray, (0, 0), sigma)
-    gray += rng.standard_normal(gray.shape, dtype=np.float32) * np.float32(rng.uniform(0.0, 9.0))
-    gray8 = np.clip(gray, 0, 255).astype(np.uint8)
+    noise = rng.uniform(0.0, 9.0)
+    gray += rng.standard_normal(gray.shape, dtype=np.float32) * np.float32(noise)
+    gray8 = gray.clip(0, 255, out=gray).astype(np.uint8)
     if rng.random() < 0.5:
         quality = int(rng.integers(30, 96))
         ok, buf = cv2.imencode(".jpg", gray8, [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -114,10 +116,12 @@ def capture(
     squeeze: float = 1.0,
     blur_limit: float | None = None,
     min_extent: float = 0.75,
+    keep_whole: bool = False,
 ) -> np.ndarray | None:
     """Render → camera → binarisation. Returns the ink mask, or None when the shot lost the glyph
     (no ink, or the ink that survived spans less than `min_extent` of the clean glyph's box: the crop
-    would then be a fragment labelled as a whole glyph)."""
+    would then be a fragment labelled as a whole glyph). `keep_whole` also refuses a mask in more
+    pieces than the clean render: a letter whose bowl broke off can leave a stroke that reads as a 1."""
     warped = warp(coverage.astype(np.float32), rng, slant, squeeze)
     clean = _bbox(warped > 0.5)
     mask = photograph(warped, rng, height, blur_limit)
@@ -131,4 +135,10 @@ def capture(
     # A pale glyph on a noisy background can binarise into a slab: reject what is far bigger than the glyph.
     if got_h > clean_h + 0.3 * height + 4 or got_w > clean_w + 0.3 * height + 4:
         return None
+    if keep_whole and _pieces(mask) > _pieces(np.where(warped > 0.2, 255, 0).astype(np.uint8)):
+        return None
     return mask
+
+
+def _pieces(mask: np.ndarray) -> int:
+    return cv2.connectedComponents(mask, connectivity=8)[0] - 1

@@ -94,24 +94,35 @@ def _ref_height_ttf(path: str, size: int) -> float:
     return float(max(1, box[3] - box[1]))
 
 
-@functools.lru_cache(maxsize=65536)
-def _ttf_bitmap(path: str, char: str, size: int, bold: int) -> np.ndarray:
-    font = _font(path, size)
-    left, top, right, bottom = font.getbbox(char, anchor="ls", stroke_width=bold)
-    pad = 2
+# Glyphs are drawn once at this digit height and scaled down to the camera size: one master bitmap
+# per font and character keeps the cache small (fonts × characters, not × sizes × weights), and an
+# area-averaged downscale of a smooth outline is closer to a photo than hinted small-size rendering.
+MASTER_HEIGHT = 72
+
+
+@functools.lru_cache(maxsize=32768)
+def _ttf_master(path: str, char: str) -> np.ndarray:
+    font = _font(path, max(6, round(MASTER_HEIGHT * 40 / _ref_height_ttf(path, 40))))
+    left, top, right, bottom = font.getbbox(char, anchor="ls")
+    pad = 4
     img = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 0)
-    ImageDraw.Draw(img).text(
-        (pad - left, pad - top), char, font=font, fill=255, anchor="ls", stroke_width=bold, stroke_fill=255
-    )
+    ImageDraw.Draw(img).text((pad - left, pad - top), char, font=font, fill=255, anchor="ls")
     out = np.asarray(img, np.float32) / 255.0
     out.flags.writeable = False
     return out
 
 
 def render_ttf(path: str, char: str, height: float, bold: int = 0) -> np.ndarray:
-    """Coverage of `char` in the font at `path`, scaled so a digit would be `height` px tall."""
-    size = _quantize(height * 40 / _ref_height_ttf(path, 40))
-    return _ttf_bitmap(path, char, max(6, round(size)), bold)
+    """Coverage of `char` in the font at `path`, scaled so a digit would be `height` px tall;
+    `bold` px of extra stroke on each side (faux bold, as printers and cheap signs do)."""
+    master = _ttf_master(path, char)
+    scale = height / MASTER_HEIGHT
+    size = (max(1, round(master.shape[1] * scale)), max(1, round(master.shape[0] * scale)))
+    out = cv2.resize(master, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    if bold > 0:
+        out = np.pad(out, bold)
+        out = cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * bold + 1, 2 * bold + 1)))
+    return out
 
 
 def _quantize(value: float, step: float = 1.05) -> float:

@@ -36,6 +36,7 @@ EXCLUDED_LETTERS = {
     "O": "0", "o": "0", "Q": "0 (the tail is a pen flick on many zeros)",
     "D": "0 (a narrow D is an upright 0)",
     "I": "1", "l": "1", "i": "1 (the dot is a speck the segmenter drops)", "j": "1 (same as i)",
+    "r": "1 (a small bold serif r is a stem with serifs: a printed 1)",
     "Z": "2", "z": "2",
     "S": "5", "s": "5",
     "G": "6", "b": "6",
@@ -173,7 +174,7 @@ def _reject_text(rng: np.random.Generator, alphabet: str, kind: str) -> Sample |
         return None
     coverage, face = glyph
     slant, squeeze = _style(rng)
-    mask = camera.capture(coverage, rng, height, slant, squeeze)
+    mask = camera.capture(coverage, rng, height, slant, squeeze, keep_whole=True)
     if mask is None:
         return None
     return mask, REJECT_LABEL, {"kind": kind, "char": char, "face": face, "height": height}
@@ -186,7 +187,7 @@ def _reject_mark(
     name = names[int(rng.integers(len(names)))]
     height = _height(rng)
     coverage = makers[name](rng, height)
-    mask = camera.capture(coverage, rng, height, float(rng.normal(0, 0.1)), 1.0)
+    mask = camera.capture(coverage, rng, height, float(rng.normal(0, 0.1)), 1.0, keep_whole=kind == "stroke")
     if mask is None:
         return None
     return mask, REJECT_LABEL, {"kind": kind, "char": "", "face": name, "height": height}
@@ -198,6 +199,9 @@ PARTIAL_KEEPS_IDENTITY = {
     (7, "top"), (7, "right"), (2, "top"), (3, "right"), (4, "top"), (4, "right"),
     (9, "top"), (6, "bottom"), (8, "top"), (8, "bottom"),  # the loop alone is a 0
 }  # fmt: skip
+# Seven-segment pieces are straight bars: any top or right part is a 7 or a 1 (a, b, c), and so is
+# the bottom of a 4, 7 or 9 (segment c, maybe d).
+SEVENSEG_PARTIAL_KEEPS_IDENTITY = {(4, "bottom"), (7, "bottom"), (9, "bottom")}
 _SIDES = ("top", "bottom", "left", "right")
 
 
@@ -209,6 +213,8 @@ def _reject_partial_digit(rng: np.random.Generator) -> Sample | None:
         return None
     height = _height(rng)
     if rng.random() < 0.25:
+        if (digit, _SIDES[side]) in SEVENSEG_PARTIAL_KEEPS_IDENTITY or _SIDES[side] in ("top", "right"):
+            return None
         coverage, info = sevenseg.render(digit, height, rng)
         face = info["style"]
     else:
@@ -228,7 +234,7 @@ def _reject_partial_digit(rng: np.random.Generator) -> Sample | None:
         view[cut:] = 0
     else:
         view[:cut] = 0
-    mask = camera.capture(coverage, rng, height, float(rng.normal(0, 0.05)), 1.0)
+    mask = camera.capture(coverage, rng, height, float(rng.normal(0, 0.05)), 1.0, keep_whole=True)
     if mask is None:
         return None
     meta = {"kind": "partial_digit", "char": "", "face": f"{face}:{digit}:{_SIDES[side]}", "height": height}
