@@ -157,8 +157,8 @@ class _DeskScene:
     def empty(self) -> np.ndarray:
         return np.clip(self.desk * self.light + 0.5, 0, 255).astype(np.uint8)
 
-    def with_number(self, text: str) -> np.ndarray:
-        rng = self.rng
+    def with_number(self, text: str, seed: int, k: int) -> np.ndarray:
+        rng = np.random.default_rng([int(seed), 0x5EE7, k])
         w, h = self.size
         page = _Page(self.sheet_w, self.sheet_h, self.paper, rng)
         glyphs = writer_glyphs(rng, text, str(rng.choice(["tight", "normal"])), typical=True)
@@ -175,7 +175,9 @@ def _number_frames(
     seed: int, fps: float, seconds: float, size: tuple[int, int]
 ) -> Iterator[tuple[np.ndarray, str | None, str]]:
     rng = np.random.default_rng([int(seed), 0xC11B])
-    total = max(10, round(fps * seconds))
+    wanted = max(1, round(fps * seconds))
+    # The timeline is planned over at least 6 s, so that a short clip is the start of a long one.
+    total = max(wanted, round(fps * 6))
     scene = _DeskScene(rng, size)
     shaker = _Shaker(rng, size)
     # Timeline: numbers held for a few seconds each, swaps of 2 frames, ~1 s with no sheet after the
@@ -198,33 +200,34 @@ def _number_frames(
         elif i < n_numbers - 1:
             plan += [("swap", None)] * swap
     plan = plan[:total]
-    clean: dict[str | None, np.ndarray] = {None: scene.empty()}
-    for text in numbers:
-        clean[text] = scene.with_number(text)
+    # Each sheet is drawn when first seen, from its own generator, so a short clip is the exact start
+    # of a longer one and does not pay for sheets it never shows.
+    clean: dict[str | None, np.ndarray] = {}
+
+    def view(text: str | None) -> np.ndarray:
+        if text not in clean:
+            k = numbers.index(text) if text is not None else -1
+            clean[text] = scene.empty() if text is None else scene.with_number(text, seed, k)
+        return clean[text]
+
     # A few strongly motion-blurred frames inside the held stretches (camera bumped).
     ok_frames = [i for i, (k, _) in enumerate(plan) if k == "ok"]
     for i in rng.choice(ok_frames, size=max(1, total // 40), replace=False):
-        plan[int(i)] = ("blur", None)
+        plan[int(i)] = ("blur", plan[int(i)][1])  # the text stays for drawing; the truth is None
     last_text: str | None = None
-    for i, (kind, text) in enumerate(plan):
+    for i, (kind, text) in enumerate(plan[:wanted]):
         if kind == "ok":
             last_text = text
-            yield shaker.frame(clean[text], i), text, kind
+            yield shaker.frame(view(text), i), text, kind
         elif kind == "blur":
-            yield (
-                shaker.frame(clean[last_text], i, blur_len=float(rng.uniform(0.06, 0.1)) * size[0]),
-                None,
-                kind,
-            )
+            blur_len = float(rng.uniform(0.06, 0.1)) * size[0]
+            yield shaker.frame(view(text), i, blur_len=blur_len), None, kind
         elif kind == "swap":
             # The sheet slides: the old number moving fast, unreadable.
-            yield (
-                shaker.frame(clean[last_text], i, blur_len=float(rng.uniform(0.08, 0.14)) * size[0]),
-                None,
-                kind,
-            )
+            blur_len = float(rng.uniform(0.08, 0.14)) * size[0]
+            yield shaker.frame(view(last_text or numbers[0]), i, blur_len=blur_len), None, kind
         else:
-            yield shaker.frame(clean[None], i), None, kind
+            yield shaker.frame(view(None), i), None, kind
 
 
 # ------------------------------------------------------------------------------------- writing

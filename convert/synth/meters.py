@@ -969,3 +969,47 @@ def _valid_value(value: str, category: str) -> bool:
 def meter_set(n_per_category: int, seed: int = 0) -> list[Scene]:
     """`n_per_category` meter photos of every category, in METER_CATEGORIES order."""
     return [make_meter(cat, seed * 1_000_003 + i) for cat in METER_CATEGORIES for i in range(n_per_category)]
+
+
+# Seeds of the pictures in docs/img (chosen by eye to show each category's typical look).
+SAMPLE_SEEDS = {
+    "scene": {"single_line": 4, "multi_line": 3, "cheque_field": 2, "desk_sheet": 2, "words_and_numbers": 4},
+    "meter": {"lcd": 2, "led": 1, "drum": 3, "printed_sign": 0},
+}
+
+
+def write_samples(directory: str) -> list[str]:
+    """One picture per scene and meter category (scene_<cat>.jpg, meter_<cat>.jpg), at most 800 px wide,
+    for the docs. Returns the paths written."""
+    import os
+    from pathlib import Path
+
+    from convert.synth.scenes import make_scene
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind, seeds in SAMPLE_SEEDS.items():
+        for category, seed in seeds.items():
+            scene = make_scene(category, seed) if kind == "scene" else make_meter(category, seed)
+            img = scene.image
+            if img.shape[1] > 800:
+                img = cv2.resize(
+                    img, (800, round(img.shape[0] * 800 / img.shape[1])), interpolation=cv2.INTER_AREA
+                )
+            path = out / f"{kind}_{category}.jpg"
+            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 88])
+            if not ok:
+                raise RuntimeError(f"{path}: JPEG encoding failed")
+            tmp = path.with_name(f".{path.name}.part")
+            tmp.write_bytes(buf.tobytes())
+            os.replace(tmp, path)
+            written.append(str(path))
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    for p in write_samples(sys.argv[1] if len(sys.argv) > 1 else "docs/img"):
+        print(p)
