@@ -135,7 +135,13 @@ def capture(
     # A pale glyph on a noisy background can binarise into a slab: reject what is far bigger than the glyph.
     if got_h > clean_h + 0.3 * height + 4 or got_w > clean_w + 0.3 * height + 4:
         return None
-    if keep_whole and _pieces(mask) > _pieces(np.where(warped > 0.2, 255, 0).astype(np.uint8)):
+    # Ink lost to a light threshold (strokes in crumbs) or gained from noise in a counter: the crop no
+    # longer shows the glyph it would be labelled with.
+    clean_ink = np.count_nonzero(warped > 0.5)
+    if not 0.4 * clean_ink <= np.count_nonzero(mask) <= 2.2 * clean_ink + 0.02 * height**2:
+        return None
+    pieces, clean_pieces = _pieces(mask), _pieces(np.where(warped > 0.2, 255, 0).astype(np.uint8))
+    if pieces > clean_pieces + (0 if keep_whole else 2):
         return None
     return mask
 

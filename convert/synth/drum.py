@@ -19,7 +19,7 @@ import numpy as np
 LABEL_SHARE = 0.75
 AMBIGUOUS_SHARE = 0.65  # the other digit may show at most 1 - this of its height
 NEEDS_TOP = {6: 0.85, 7: 0.85, 9: 0.85}
-STATIC_SHARE = 0.45  # share of windows with the drum at rest (one digit fully in view)
+STATIC_SHARE = 0.3  # share of windows with the drum at rest (one digit fully in view)
 
 
 def _ink_rows(coverage: np.ndarray) -> tuple[int, int]:

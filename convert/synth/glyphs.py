@@ -242,9 +242,9 @@ def _reject_partial_digit(rng: np.random.Generator) -> Sample | None:
 
 
 _REJECT_KINDS: tuple[tuple[float, Callable[[np.random.Generator], Sample | None]], ...] = (
-    (0.38, lambda r: _reject_text(r, LETTERS, "letter")),
+    (0.36, lambda r: _reject_text(r, LETTERS, "letter")),
     (0.18, lambda r: _reject_text(r, SYMBOLS, "symbol")),
-    (0.16, lambda r: _reject_mark(r, strokes.STROKES, "stroke")),
+    (0.18, lambda r: _reject_mark(r, strokes.STROKES, "stroke")),
     (0.16, lambda r: _reject_mark(r, strokes.CLUTTER, "clutter")),
     (0.12, _reject_partial_digit),
 )
@@ -253,7 +253,12 @@ _REJECT_KINDS: tuple[tuple[float, Callable[[np.random.Generator], Sample | None]
 def _reject(rng: np.random.Generator) -> Sample | None:
     weights = np.array([w for w, _ in _REJECT_KINDS])
     k = int(rng.choice(len(_REJECT_KINDS), p=weights / weights.sum()))
-    return _REJECT_KINDS[k][1](rng)
+    # Retry within the kind, so kinds that often draw an unusable render keep their share.
+    for _ in range(20):
+        sample = _REJECT_KINDS[k][1](rng)
+        if sample is not None:
+            return sample
+    return None
 
 
 _SAMPLERS: dict[str, Callable[[np.random.Generator], Sample | None]] = {
