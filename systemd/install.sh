@@ -28,6 +28,7 @@ usage: install.sh [options]
   --source DIR            the edge-digits checkout to install (default: this script's parent directory)
   --python PY             Python (>= 3.10) for the venv (default: python3)
   --system-site-packages  let the venv see apt's Python packages (needed for python3-picamera2)
+  --extras LIST           optional runtime features, comma-separated: mqtt (the MQTT output)
   --pip-args "ARGS"       extra arguments for pip install (e.g. "--no-index --find-links /srv/wheels")
   --skip-venv             leave /opt/edge-digits/venv alone (config, model and unit only)
   --no-enable             install the unit but do not enable it
@@ -46,6 +47,7 @@ SOURCE=""
 PYTHON=python3
 SYSTEM_SITE=0
 PIP_ARGS=""
+EXTRAS=""
 SKIP_VENV=0
 ENABLE=1
 START=1
@@ -64,6 +66,8 @@ while [ $# -gt 0 ]; do
     --source=*) SOURCE="${1#*=}"; shift ;;
     --python) need_arg "$@"; PYTHON="$2"; shift 2 ;;
     --python=*) PYTHON="${1#*=}"; shift ;;
+    --extras) need_arg "$@"; EXTRAS="$2"; shift 2 ;;
+    --extras=*) EXTRAS="${1#*=}"; shift ;;
     --pip-args) need_arg "$@"; PIP_ARGS="$2"; shift 2 ;;
     --pip-args=*) PIP_ARGS="${1#*=}"; shift ;;
     --system-site-packages) SYSTEM_SITE=1; shift ;;
@@ -79,6 +83,13 @@ while [ $# -gt 0 ]; do
 done
 
 [ "$PURGE" -eq 1 ] && [ "$UNINSTALL" -eq 0 ] && die "--purge only goes with --uninstall"
+# Only runtime extras: `convert` would pull TensorFlow onto the device.
+for extra in ${EXTRAS//,/ }; do
+  case "$extra" in
+    mqtt) ;;
+    *) die "--extras $extra: unknown; the device side knows only: mqtt" ;;
+  esac
+done
 
 if [ -n "$ROOT" ]; then
   [ -d "$ROOT" ] || die "--root $ROOT: not a directory"
@@ -200,6 +211,7 @@ venv_stamp() {
   echo "python=$(command -v "$PYTHON") $py_version"
   echo "system-site-packages=$SYSTEM_SITE"
   echo "pip-args=$PIP_ARGS"
+  echo "extras=$EXTRAS"
   echo "source=$(cd "$STAGE" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
 }
 
@@ -235,9 +247,11 @@ install_venv() {
   local pip_args=()
   # shellcheck disable=SC2206  # --pip-args is a word list on purpose
   [ -n "$PIP_ARGS" ] && pip_args=($PIP_ARGS)
-  # No extras: the device needs the runtime only (numpy, OpenCV, pydantic, PyYAML, the TFLite runtime).
-  act "pip install edge-digits from $SOURCE into $VENV" \
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${pip_args[@]}" "$STAGE"
+  # The runtime only (numpy, OpenCV, pydantic, PyYAML, the TFLite runtime) plus the chosen --extras.
+  local target="$STAGE"
+  [ -n "$EXTRAS" ] && target="$STAGE[$EXTRAS]"
+  act "pip install edge-digits${EXTRAS:+[$EXTRAS]} from $SOURCE into $VENV" \
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${pip_args[@]}" "$target"
   act "write $STAMP" write_file "$STAMP" 0644 "$stamp"
 }
 

@@ -213,6 +213,7 @@ def test_bad_usage_exits_2_with_one_clear_line(root: Path, tmp_path: Path) -> No
     cases = [
         (["--bogus"], "unknown option --bogus"),
         (["--root", str(root), "--purge"], "--purge only goes with --uninstall"),
+        (["--root", str(root), "--extras", "mqtt,convert"], "--extras convert: unknown"),
         (["--root", str(tmp_path / "missing")], "not a directory"),
         (["--root", str(root), "--source", str(tmp_path)], "config.example.yaml: missing"),
         (["--root", str(root), "--source", str(REPO), "--python", "/nonexistent/python3"], "not found"),
@@ -253,7 +254,7 @@ def test_installed_tree_passes_systemd_analyze_verify(root: Path) -> None:
 def test_real_runtime_venv_has_no_tensorflow_and_is_idempotent(root: Path, checkout: Path) -> None:
     """Builds the venv for real (pip from the local checkout, downloads cached by pip): ~1 min."""
     python = getattr(sys, "_base_executable", sys.executable)
-    install(root, "--python", python, source=checkout)
+    install(root, "--python", python, "--extras", "mqtt", source=checkout)
     venv = root / "opt/edge-digits/venv"
     help_out = subprocess.run([str(venv / "bin/edge-digits"), "run", "--help"],
                               capture_output=True, text=True, timeout=120)
@@ -263,7 +264,7 @@ def test_real_runtime_venv_has_no_tensorflow_and_is_idempotent(root: Path, check
     assert no_tf.returncode != 0 and "No module named 'tensorflow'" in no_tf.stderr
     imports = subprocess.run(
         [str(venv / "bin/python"), "-c",
-         "import sys, edge_digits.daemon, edge_digits.runtime as r; r.load_interpreter_class();"
+         "import sys, paho.mqtt, edge_digits.daemon, edge_digits.runtime as r; r.load_interpreter_class();"
          "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'convert')))"],
         capture_output=True, text=True, timeout=120,
     )
@@ -276,7 +277,7 @@ def test_real_runtime_venv_has_no_tensorflow_and_is_idempotent(root: Path, check
     assert unreadable == []
 
     before = snapshot(root, content_under=("opt/edge-digits/venv/",))
-    result = install(root, "--python", python, source=checkout)
+    result = install(root, "--python", python, "--extras", "mqtt", source=checkout)
     assert "venv " + str(venv) + " up to date" in result.stdout
     assert snapshot(root, content_under=("opt/edge-digits/venv/",)) == before
 

@@ -25,6 +25,7 @@ OPTIONS = (
     ("--root", True, "install into ROOT instead of / (offline: nothing is started)"),
     ("--source", True, "the checkout to install (default: the one this command runs from)"),
     ("--python", True, "Python (>= 3.10) for the venv (default: python3)"),
+    ("--extras", True, "optional runtime features, comma-separated: mqtt"),
     ("--pip-args", True, "extra arguments for pip install"),
     ("--system-site-packages", False, "let the venv see apt's packages (needed for python3-picamera2)"),
     ("--skip-venv", False, "leave /opt/edge-digits/venv alone"),
