@@ -29,6 +29,10 @@ BACKGROUND_KERNEL = 0.08
 BACKGROUND_KERNEL_LONG = 0.05
 # A strongly coloured surface (wood, a desk mat) darker than this share of the paper is not paper either.
 COLOURED_NOT_PAPER = 0.7
+# Hysteresis: strokes grow from the high threshold down to this share of it.
+LOW_SHARE = 0.45
+# The high threshold as a share of the typical stroke contrast: half is where a blurred edge sits.
+HIGH_SHARE = 0.5
 COLOURED = 80  # HSV saturation (0..255) from which a surface counts as coloured
 # Work on a copy whose shorter side is about this many pixels for the background and polarity estimates.
 SMALL_SIDE = 120
@@ -151,8 +155,8 @@ def ink_thresholds(contrast: np.ndarray, minimum: int = 24) -> tuple[int, int, i
         core = floor + split
     else:
         core = floor + split + 1 + int(np.searchsorted(np.cumsum(upper), 0.5 * upper.sum()))
-    high = int(np.clip(max(floor, core // 2), 1, 254))
-    low = int(np.clip(max(floor, int(0.6 * high)), 1, high))
+    high = int(np.clip(max(floor, int(HIGH_SHARE * core)), 1, 254))
+    low = int(np.clip(max(floor, int(LOW_SHARE * high)), 1, high))
     return low, high, core
 
 

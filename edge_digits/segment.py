@@ -105,88 +105,79 @@ def _y_overlap(a: Candidate, b: Candidate) -> int:
     return min(a.y2, b.y2) - max(a.y, b.y)
 
 
+def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """8-connected components with statistics (n, labels, stats, centroids), as OpenCV gives them.
+
+    Grana's block-based algorithm: measured three times faster with statistics than the default
+    (Wu's) on a 640×480 page in OpenCV 5."""
+    return cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
+
+
 # --- ruled lines and borders ------------------------------------------------------------------------
 
 
-def _thin_run_line(mask: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """Find a long straight thin horizontal run in a component mask (bool, h×w).
+def _long_thin(mask: np.ndarray, thick: int, length: float, axis: int) -> np.ndarray:
+    """Pixels of `mask` (uint8 0/1) on long straight thin lines.
 
-    Returns (fitted row per column, thickness) or None. Columns holding a single short run are where
-    only the rule is; their centres must lie on one straight line over most of the width."""
-    h, w = mask.shape
-    if w < 8:
-        return None
-    count = mask.sum(axis=0)
-    has = count > 0
-    first = np.argmax(mask, axis=0)
-    last = h - 1 - np.argmax(mask[::-1], axis=0)
-    run = last - first + 1
-    max_thick = max(3, int(0.2 * h)) if h > 12 else h
-    thin = has & (run == count) & (count <= max_thick)
-    if thin.sum() < 0.35 * w:
-        return None
-    xs = np.nonzero(thin)[0].astype(np.float64)
-    ys = (first[thin] + last[thin]) / 2.0
-    for _ in range(3):
-        if xs.size < 2:
-            return None
-        a, b = np.polyfit(xs, ys, 1)
-        res = np.abs(ys - (a * xs + b))
-        keep = res <= max(1.5, float(np.median(count[thin])))
-        if keep.all():
-            break
-        xs, ys = xs[keep], ys[keep]
-    if xs.size < 0.3 * w or (xs.max() - xs.min()) < 0.6 * w:
-        return None
-    thickness = float(np.median(count[xs.astype(int)]))
-    return a * np.arange(w) + b, thickness
-
-
-def _peel_rule(mask: np.ndarray) -> np.ndarray | None:
-    """Remove a horizontal rule from a component mask (bool); None when there is none.
-
-    Pixels of the rule's band stay where a stroke crosses it (ink just above and just below)."""
-    found = _thin_run_line(mask)
-    if found is None:
-        return None
-    rows, thickness = found
-    h, w = mask.shape
-    half = thickness / 2.0 + 1.0
-    top = np.clip(np.floor(rows - half), 0, h - 1).astype(int)
-    bottom = np.clip(np.ceil(rows + half), 0, h - 1).astype(int)
-    r = np.arange(h)[:, None]
-    band = (r >= top[None, :]) & (r <= bottom[None, :])
-    cols = np.arange(w)
-    above = mask[np.clip(top - 1, 0, h - 1), cols] & (top > 0)
-    below = mask[np.clip(bottom + 1, 0, h - 1), cols] & (bottom < h - 1)
-    crossing = above & below
-    out = mask & ~(band & ~crossing[None, :])
+    Thin: no more than `thick` pixels of ink in a row across the line (axis 0: a horizontal line is
+    thin vertically). Long: an 8-connected piece of thin pixels longer than `length`. Every thin pixel
+    on the straight continuation of a long piece belongs to the line too, so the short bits of a grid
+    line between two rows of digits go with it. A stroke crossing the line keeps its pixels there,
+    because across the line it is thick."""
+    kernel = np.ones((thick + 1, 1) if axis == 0 else (1, thick + 1), np.uint8)
+    thin = cv2.subtract(mask, cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel))
+    n, lab, stats, _ = components(thin)
+    out = np.zeros(mask.shape, bool)
+    if n <= 1:
+        return out
+    extent = stats[:, 2] if axis == 0 else stats[:, 3]
+    long_ids = np.nonzero(extent >= length)[0]
+    long_ids = long_ids[long_ids > 0]
+    if long_ids.size == 0:
+        return out
+    ys, xs = np.nonzero(thin)
+    pts_lab = lab[ys, xs]
+    for k in long_ids:
+        sel = pts_lab == k
+        pts = np.stack([xs[sel], ys[sel]], axis=1).astype(np.float32)
+        vx, vy, x0, y0 = (float(v) for v in cv2.fitLine(pts, cv2.DIST_L2, 0, 0.01, 0.01).ravel())
+        dist = np.abs((xs - x0) * vy - (ys - y0) * vx)
+        on = dist <= thick / 2.0 + 1.0
+        out[ys[on], xs[on]] = True
     return out
 
 
-def _remove_rules(labels: np.ndarray, stats: np.ndarray, idx: np.ndarray, next_label: int) -> int:
-    """Peel rules (horizontal, then vertical) off the components `idx`, relabelling what remains in
-    place. Returns the next free label."""
+def _strip_rules(
+    labels: np.ndarray, stats: np.ndarray, idx: np.ndarray, typical: float
+) -> tuple[list[tuple[int, int, int, int, int, np.ndarray]], list[int]]:
+    """Take ruled lines, grid lines, borders and sheet edges out of the components `idx`.
+
+    Returns the pieces that remain, as (x, y, w, h, area, mask), and the ids of the components they
+    came from, which are cleared from `labels`; the caller gives the pieces new labels."""
+    thick = max(3, round(0.12 * typical))
+    pieces = []
+    stripped = []
     for i in idx:
         x, y, w, h = (int(v) for v in stats[i, :4])
         crop = labels[y : y + h, x : x + w]
-        mask = crop == i
-        cleaned = mask
-        horizontal = w >= h
-        for orientation in ((True, False) if horizontal else (False, True)):
-            m = cleaned if orientation else cleaned.T
-            peeled = _peel_rule(m)
-            if peeled is not None:
-                cleaned = peeled if orientation else peeled.T
-        if cleaned is mask:
+        mask = (crop == i).astype(np.uint8)
+        # Horizontal, vertical, horizontal again: where lines cross, each is thick across the other, so a
+        # grid only comes apart in full once the first family is gone.
+        cleaned = mask.copy()
+        for axis, length in ((0, 1.3 * typical), (1, 1.6 * typical), (0, 1.3 * typical)):
+            rules = _long_thin(cleaned, thick, length, axis)
+            if rules.any():
+                cleaned[rules] = 0
+        if np.array_equal(cleaned, mask):
             continue
-        crop[mask] = 0
-        n, sub = cv2.connectedComponents(cleaned.astype(np.uint8), connectivity=8)
-        if n > 1:
-            sel = sub > 0
-            crop[sel] = sub[sel] + (next_label - 1)
-            next_label += n - 1
-    return next_label
+        crop[mask > 0] = 0
+        stripped.append(int(i))
+        mask = cleaned
+        n, sub, sub_stats, _ = components(mask)
+        for k in range(1, n):
+            sx, sy, sw, sh, sa = (int(v) for v in sub_stats[k])
+            pieces.append((x + sx, y + sy, sw, sh, sa, sub[sy : sy + sh, sx : sx + sw] == k))
+    return pieces, stripped
 
 
 # --- lines ------------------------------------------------------------------------------------------
@@ -234,9 +225,11 @@ def _dissolve_fragment_chains(chains: list[list[Candidate]]) -> tuple[list[list[
     loose: list[Candidate] = []
 
     def within(c: Candidate, big: list[Candidate], hj: float) -> bool:
-        return any(
-            _x_overlap(c, b) > 0 and c.y2 >= b.y - 0.5 * hj and c.y <= b.y2 + 0.5 * hj for b in big
-        )
+        """Inside the band of the taller line, next to (or over) one of its members."""
+        if c.x2 < big[0].x - 0.5 * hj or c.x > big[-1].x2 + 0.5 * hj:
+            return False
+        near = min(big, key=lambda b: abs(b.cx - c.cx))
+        return c.y2 >= near.y - 0.5 * hj and c.y <= near.y2 + 0.5 * hj
 
     for i in order:
         ch, hi = chains[i], heights[i]
@@ -272,11 +265,13 @@ def _merge_overlapping(line: list[Candidate], height: float) -> list[Candidate]:
             p = out[-1]
             ov = _x_overlap(p, c)
             union_h = max(p.y2, c.y2) - min(p.y, c.y)
+            stacked = _y_overlap(p, c) <= 0.25 * min(p.h, c.h)  # one above the other
+            nested = min(p.h, c.h) <= 0.7 * height  # a short piece beside a tall one (a cut-off loop)
             if (
-                ov >= 0.6 * min(p.w, c.w)
+                ov >= 0.5 * min(p.w, c.w)
                 and union_h <= MERGED_MAX * height
                 and min(p.h, c.h) <= 0.8 * height
-                and _y_overlap(p, c) <= 0.25 * min(p.h, c.h)
+                and (stacked or nested)
             ):
                 out[-1] = _union([p, c])
                 continue
@@ -345,7 +340,7 @@ def segment(
 
     `min_height`/`max_height` bound a digit's height in pixels of this image. With `seeds` (bool, the
     strong-ink pixels), a blob of the mask counts only if it holds one (hysteresis thresholding)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8, ltype=cv2.CV_32S)
+    n, labels, stats, _ = components(binary)
     img_h, img_w = binary.shape
     if n <= 1:
         return Segmentation(labels, [], 0)
@@ -355,32 +350,28 @@ def segment(
     if seeds is not None:
         keep &= np.bincount(labels[seeds], minlength=n) > 0
     keep[0] = False
-    # Long thin things (rules, borders, a sheet edge) may carry digits: peel the rule off first.
-    long_h = (w >= 3 * np.maximum(h, 1)) & (w >= max(2.5 * min_height, 0.08 * img_w))
-    # A vertical rule is only told from a 1 by its length next to the other marks of the image.
-    tall = h[keep & (h >= min_height)]
-    typical = float(np.median(tall)) if tall.size else max_height
-    long_v = (h >= 3 * np.maximum(w, 1)) & (h >= max(2.5 * typical, 3 * min_height))
+    # Long thin things (rules, a grid, borders, a sheet edge) may carry digits: strip them off first.
+    # Whether a thing is long is judged against the typical height of the marks in the image.
+    tall = h[keep & (h >= min_height) & (h <= max_height) & (w <= 0.5 * img_w)]
+    # When everything hangs together (digits written on a grid) there is nothing to measure: assume
+    # small digits, which keeps the rules' bounds on thickness and length tight.
+    typical = float(np.median(tall)) if tall.size else 3.0 * min_height
+    long_h = (w >= 3 * np.maximum(h, 1)) & (w >= max(1.3 * typical, 0.08 * img_w))
+    long_v = (h >= 3 * np.maximum(w, 1)) & (h >= max(1.6 * typical, 3 * min_height))
     sparse = area < 0.06 * w * np.maximum(h, 1)
-    huge = (h > max_height) | (w > 0.4 * img_w) | ((h > 0.4 * img_h) & sparse)
-    to_peel = np.nonzero(keep & (long_h | long_v | huge))[0]
-    if to_peel.size:
-        next_label = _remove_rules(labels, stats, to_peel, n)
-        if next_label > n:
-            extra = np.arange(n, next_label)
-            # Statistics of the new pieces only, from their bounding boxes in the label image.
-            new_stats = np.zeros((next_label - n, 5), np.int32)
-            for i in to_peel:
-                x, y, ww, hh = (int(v) for v in stats[i, :4])
-                crop = labels[y : y + hh, x : x + ww]
-                present = np.unique(crop[crop >= n])
-                for lab in present:
-                    ys, xs = np.nonzero(crop == lab)
-                    new_stats[lab - n] = (x + xs.min(), y + ys.min(), np.ptp(xs) + 1, np.ptp(ys) + 1, xs.size)
+    huge = (h > max_height) | (w > 0.4 * img_w) | ((h > 0.4 * img_h) & sparse) | (h > 2.5 * typical)
+    to_strip = np.nonzero(keep & (long_h | long_v | huge))[0]
+    if to_strip.size:
+        pieces, stripped = _strip_rules(labels, stats, to_strip, typical)
+        if pieces:
+            new_stats = np.zeros((len(pieces), 5), np.int32)
+            for k, (px, py, pw, ph, pa, pmask) in enumerate(pieces):
+                labels[py : py + ph, px : px + pw][pmask] = n + k
+                new_stats[k] = (px, py, pw, ph, pa)
             stats = np.vstack([stats, new_stats])
             keep = np.concatenate([keep, new_stats[:, 4] >= speck])
-            del extra
-        keep[to_peel] = False
+        # A component with no rule in it keeps its label and is judged like any other.
+        keep[stripped] = False
     x, y, w, h = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
     # What is cut by the frame and long and thin is the edge of a sheet or of a display, not a digit.
     at_border = (x == 0) | (y == 0) | (x + w >= img_w) | (y + h >= img_h)
@@ -418,8 +409,26 @@ def segment(
         for c in glyphs:
             if c.w > SPLIT_FROM * line.height and c.w > 1.3 * digit_w:
                 c.splits = _split_hypotheses(c, labels, digit_w, line.height)
+    lines = _drop_stray_strokes(lines, dropped)
     lines.sort(key=lambda t: (np.median([c.cy for c in t.candidates]), t.candidates[0].x))
     return Segmentation(labels, lines, n - 1, dropped)
+
+
+def _drop_stray_strokes(lines: list[TextLine], dropped: list[tuple[int, int, int, int]]) -> list[TextLine]:
+    """A lone long thin stroke, taller than the lines of digits around it, is what is left of a rule
+    or an edge (where two lines ran together), not a 1."""
+    heights = [t.height for t in lines if len(t.candidates) > 1]
+    if not heights:
+        return lines
+    ref = float(np.median(heights))
+    out = []
+    for t in lines:
+        c = t.candidates[0]
+        if len(t.candidates) == 1 and c.h >= 5 * c.w and c.h >= 1.4 * ref:
+            dropped.append((c.x, c.y, c.w, c.h))
+        else:
+            out.append(t)
+    return out
 
 
 def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: bool) -> None:
@@ -431,6 +440,7 @@ def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: 
     spans = [(min(c.x for c in t.candidates), max(c.x2 for c in t.candidates)) for t in lines]
     dots: dict[int, list[Candidate]] = {}
     frags: dict[int, list[Candidate]] = {}
+    orphans: dict[int, list[Candidate]] = {}
     for f in loose:
         best, best_d = None, None
         for li, (line, (top, bottom), (x0, x1)) in enumerate(zip(lines, bands, spans, strict=True)):
@@ -470,6 +480,22 @@ def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: 
             and f.cy > t + 0.6 * (b - t)
         ):
             dots.setdefault(best, []).append(f)
+        else:
+            orphans.setdefault(best, []).append(f)
+    for li, fs in orphans.items():
+        # Pieces of one digit that is broken all over (a faint pencil stroke): overlapping pieces that
+        # together reach digit height are a candidate of their own.
+        hgt = lines[li].height
+        groups: list[list[Candidate]] = []
+        for f in sorted(fs, key=lambda c: c.x):
+            if groups and f.x <= max(g.x2 for g in groups[-1]):
+                groups[-1].append(f)
+            else:
+                groups.append([f])
+        for g in groups:
+            u = _union(g)
+            if len(g) > 1 and FRAGMENT_MAX * hgt <= u.h <= MERGED_MAX * hgt and u.w <= 1.2 * hgt:
+                lines[li].candidates.append(u)
     for li, fs in frags.items():
         cands = lines[li].candidates
         for f in fs:

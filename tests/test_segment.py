@@ -1,0 +1,174 @@
+"""Segmentation on ink masks composed from MNIST test digits: lines, order, rules, fragments, splits, dots."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from convert.synth.scenes import mnist_test
+from edge_digits.segment import Segmentation, segment
+
+
+def digit_mask(label: int, height: int, k: int = 0) -> np.ndarray:
+    """The k-th MNIST test digit of `label`, tight, scaled to `height`, binary (bool)."""
+    images, _, by_label = mnist_test()
+    d = images[by_label[label][k]]
+    ys, xs = np.nonzero(d > 60)
+    d = d[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    w = max(2, round(d.shape[1] * height / d.shape[0]))
+    return cv2.resize(d, (w, height), interpolation=cv2.INTER_LINEAR) > 110
+
+
+def canvas(
+    lines: list[str],
+    height: int = 40,
+    gap: float = 0.3,
+    size: tuple[int, int] = (480, 640),
+    pitch: float = 2.0,
+    x0: int = 40,
+    y0: int = 40,
+) -> tuple[np.ndarray, list[list[tuple[int, int, int, int]]]]:
+    """Ink mask (uint8, 255 = ink) with the lines written in MNIST digits, and the truth boxes."""
+    img = np.zeros(size, np.uint8)
+    boxes = []
+    y = y0
+    for li, text in enumerate(lines):
+        x = x0
+        row = []
+        for k, ch in enumerate(text):
+            m = digit_mask(int(ch), height, k=li * 10 + k)
+            h, w = m.shape
+            img[y : y + h, x : x + w][m] = 255
+            row.append((x, y, w, h))
+            x += w + int(gap * height)
+        boxes.append(row)
+        y += int(pitch * height)
+    return img, boxes
+
+
+def run(binary: np.ndarray, decimal_point: bool = False, min_height: float = 8.0) -> Segmentation:
+    return segment(binary, min_height, 0.95 * binary.shape[0], decimal_point)
+
+
+def centres_match(seg: Segmentation, boxes: list[list[tuple[int, int, int, int]]]) -> bool:
+    """Each truth line has a segmented line with one candidate per digit, each centred in its box."""
+    if len(seg.lines) != len(boxes):
+        return False
+    for line, row in zip(seg.lines, boxes, strict=True):
+        glyphs = [c for c in line.candidates if c.kind == "glyph"]
+        if len(glyphs) != len(row):
+            return False
+        for c, (x, y, w, h) in zip(glyphs, row, strict=True):
+            if not (x <= c.cx <= x + w and y <= c.cy <= y + h):
+                return False
+    return True
+
+
+def test_lines_are_found_top_to_bottom_and_ordered_left_to_right():
+    img, boxes = canvas(["31415", "2718281", "1618"])
+    seg = run(img)
+    assert centres_match(seg, boxes)
+    for line in seg.lines:
+        xs = [c.x for c in line.candidates]
+        assert xs == sorted(xs)
+
+
+def test_the_same_page_at_three_scales_segments_the_same():
+    for height, size in ((22, (300, 420)), (40, (480, 640)), (90, (1000, 1400))):
+        img, boxes = canvas(["90210", "4711"], height=height, size=size, x0=height, y0=height)
+        assert centres_match(run(img), boxes), height
+
+
+def test_tilted_lines_stay_lines():
+    img, _ = canvas(["12345678", "87654321"], height=36, pitch=2.2)
+    m = cv2.getRotationMatrix2D((320, 240), 4.0, 1.0)
+    rotated = cv2.warpAffine(img, m, (640, 480), flags=cv2.INTER_NEAREST)
+    seg = run(rotated)
+    assert [len(line.candidates) for line in seg.lines] == [8, 8]
+
+
+def test_a_ruled_line_under_and_through_the_digits_is_taken_out():
+    img, boxes = canvas(["50317", "8642"], height=40, pitch=2.5)
+    for row in boxes:
+        base = max(y + h for _, y, _, h in row) - 2  # touches every digit's bottom
+        cv2.line(img, (0, base), (639, base + 6), 255, 2)
+    cv2.line(img, (0, 20), (639, 20), 255, 1)  # and one across the page that touches nothing
+    seg = run(img)
+    assert centres_match(seg, boxes)
+
+
+def test_a_grid_and_a_frame_around_the_writing_are_taken_out():
+    img, boxes = canvas(["3907", "62158"], height=40, pitch=2.0, x0=70, y0=60)
+    for x in range(10, 640, 45):
+        cv2.line(img, (x, 0), (x + 8, 479), 255, 1)
+    for y in range(15, 480, 45):
+        cv2.line(img, (0, y), (639, y + 5), 255, 1)
+    cv2.rectangle(img, (40, 30), (600, 230), 255, 2)
+    seg = run(img)
+    assert centres_match(seg, boxes)
+
+
+def test_a_detached_bar_is_merged_into_its_digit():
+    img, boxes = canvas(["555"], height=60)
+    x, y, w, h = boxes[0][1]
+    # Cut the middle 5 between its bar and its body.
+    img[y + int(0.22 * h) : y + int(0.22 * h) + 4, x : x + w] = 0
+    n_parts = cv2.connectedComponents(img[y : y + h, x : x + w])[0] - 1
+    assert n_parts >= 2
+    seg = run(img)
+    assert centres_match(seg, boxes)
+
+
+def test_a_digit_broken_into_pieces_comes_back_whole():
+    img, boxes = canvas(["2020"], height=60)
+    x, y, w, h = boxes[0][2]
+    for cut in (0.3, 0.55, 0.8):
+        img[y + int(cut * h) : y + int(cut * h) + 3, x : x + w] = 0
+    seg = run(img)
+    assert centres_match(seg, boxes)
+
+
+def test_touching_digits_get_a_split_hypothesis():
+    img, _ = canvas(["4008"], height=50, gap=-0.06)
+    seg = run(img)
+    assert len(seg.lines) == 1
+    glyphs = seg.lines[0].candidates
+    assert len(glyphs) < 4  # the digits really touch
+    wide = [c for c in glyphs if c.splits]
+    assert wide
+    # One of the hypotheses cuts the blob into pieces whose centres fall into the right digits.
+    pieces_total = len(glyphs) - len(wide) + sum(min(len(p) for p in c.splits) for c in wide)
+    assert pieces_total <= 4 <= len(glyphs) - len(wide) + sum(max(len(p) for p in c.splits) for c in wide)
+    for c in wide:
+        for pieces in c.splits:
+            assert sum(p.w for p in pieces) <= c.w
+            assert all(c.x <= p.x and p.x2 <= c.x2 for p in pieces)
+
+
+def test_decimal_point_only_when_asked():
+    img, boxes = canvas(["1234"], height=50, gap=0.5)
+    x, y, w, h = boxes[0][1]
+    cv2.circle(img, (x + w + 12, y + h - 4), 4, 255, -1)  # a dot on the baseline after the 2
+    with_dot = run(img, decimal_point=True)
+    kinds = [c.kind for c in with_dot.lines[0].candidates]
+    assert kinds == ["glyph", "glyph", "dot", "glyph", "glyph"]
+    without = run(img, decimal_point=False)
+    assert [c.kind for c in without.lines[0].candidates] == ["glyph"] * 4
+
+
+def test_specks_and_a_long_stroke_are_not_candidates():
+    img, boxes = canvas(["987"], height=40)
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        y, x = rng.integers(0, 480), rng.integers(0, 640)
+        img[y, x] = 255
+    cv2.line(img, (20, 300), (620, 310), 255, 3)
+    seg = run(img)
+    assert centres_match(seg, boxes)
+
+
+def test_nothing_to_segment():
+    seg = run(np.zeros((100, 100), np.uint8))
+    assert seg.lines == []
+    full = run(np.full((100, 100), 255, np.uint8))
+    assert all(c.h <= 95 for line in full.lines for c in line.candidates)
