@@ -32,7 +32,7 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) -m bench
 
-model: $(VENV)/.dev
+model: $(VENV)/.dev system-deps
 	$(VENV)/bin/edge-digits-convert all --out models
 
 clean:

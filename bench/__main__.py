@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "BENCHMARKS.md"
-ALL = ("model", "engine", "daemon", "meter", "mqtt")
+ALL = ("model", "engine", "daemon", "meter", "mqtt", "glyphs")
 HEADER = "# Benchmarks\n\nWritten by `python -m bench` (`make bench`); each section says when and where it ran.\n"
 
 
