@@ -30,6 +30,13 @@ INSTALL_HINT = (
 )
 
 
+NUMPY2_HINT = (
+    "apt's python3-simplejpeg (imported by picamera2) is built for the system's numpy 1 while this venv "
+    "has numpy 2; `sudo systemd/install.sh --system-site-packages` puts a numpy-2 build of simplejpeg into "
+    "the venv (by hand: `VENV/bin/pip install --ignore-installed --no-deps simplejpeg`)"
+)
+
+
 def import_picamera2() -> Any:
     """The picamera2 module, or SourceError saying how to install it."""
     try:
@@ -39,6 +46,9 @@ def import_picamera2() -> Any:
             f"source.type picamera2: the picamera2 module cannot be imported by {sys.executable} ({exc}); "
             + INSTALL_HINT
         ) from None
+    except ValueError as exc:  # "numpy.dtype size changed, may indicate binary incompatibility"
+        hint = NUMPY2_HINT if "size changed" in str(exc) else INSTALL_HINT
+        raise SourceError(f"source.type picamera2: importing picamera2 failed ({exc}); {hint}") from None
 
 
 class Picamera2Grabber:

@@ -252,6 +252,13 @@ install_venv() {
   [ -n "$EXTRAS" ] && target="$STAGE[$EXTRAS]"
   act "pip install edge-digits${EXTRAS:+[$EXTRAS]} from $SOURCE into $VENV" \
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${pip_args[@]}" "$target"
+  if [ "$SYSTEM_SITE" -eq 1 ]; then
+    # apt's picamera2 imports apt's simplejpeg, compiled for Debian's numpy 1; OpenCV brings numpy 2 into
+    # the venv, so the venv gets its own numpy-2 simplejpeg (as the picamera2 maintainers advise).
+    act "pip install a numpy-2 simplejpeg for picamera2 into $VENV" \
+      "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${pip_args[@]}" \
+      --ignore-installed --no-deps simplejpeg
+  fi
   act "write $STAMP" write_file "$STAMP" 0644 "$stamp"
 }
 

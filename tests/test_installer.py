@@ -295,3 +295,16 @@ def test_install_service_command_runs_the_installer(root: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert f"would install {root}/etc/systemd/system/{UNIT}" in result.stdout
     assert list(root.iterdir()) == []
+
+
+def test_system_site_packages_venv_gets_a_numpy2_simplejpeg(root: Path) -> None:
+    """For the Pi camera: apt's picamera2 is visible in the venv, its simplejpeg replaced (numpy 2 ABI)."""
+    result = install(root, "--system-site-packages", "--dry-run")
+    lines = result.stdout.splitlines()
+    venv = root / "opt/edge-digits/venv"
+    assert lines[:3] == [
+        f"install.sh: would create venv {venv}",
+        f"install.sh: would pip install edge-digits from {REPO} into {venv}",
+        f"install.sh: would pip install a numpy-2 simplejpeg for picamera2 into {venv}",
+    ]
+    assert list(root.iterdir()) == []

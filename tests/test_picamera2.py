@@ -209,6 +209,22 @@ def test_missing_module_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> 
     assert "--system-site-packages" in message
 
 
+def test_numpy_abi_clash_names_the_simplejpeg_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """apt's picamera2 imports apt's simplejpeg, built for numpy 1; the venv has numpy 2 (OpenCV needs it)."""
+    package = tmp_path / "picamera2"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "raise ValueError('numpy.dtype size changed, may indicate binary incompatibility. "
+        "Expected 96 from C header, got 88 from PyObject')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    monkeypatch.setitem(sources.SOURCE_TYPES, "picamera2", PICAMERA2_TYPE)
+    fix = r"numpy\.dtype size changed.*--ignore-installed --no-deps simplejpeg"
+    with pytest.raises(SourceError, match=fix):
+        open_source(SourceConfig(type="picamera2", location=0))
+
+
 def test_picamera2_is_imported_only_when_configured() -> None:
     code = (
         "import sys\n"
