@@ -314,6 +314,11 @@ ensure_dir() {  # ensure_dir PATH MODE: our own directories, created or set to M
   fi
 }
 
+enable_by_symlink() {  # what `systemctl enable` does for WantedBy=multi-user.target
+  install -d -m 0755 "$(dirname "$WANTS_LINK")"
+  ln -sfn "/etc/systemd/system/$UNIT" "$WANTS_LINK"
+}
+
 ensure_parent() {  # ensure_parent PATH: system directories (/opt, /etc): created if missing, never changed
   [ -d "$1" ] || act "create $1" install -d -m 0755 "$1"
 }
@@ -360,18 +365,20 @@ if [ "$ENABLE" -eq 1 ]; then
     # Works offline: with --root it only writes the WantedBy= symlink.
     act "enable $UNIT" systemctl --root="${ROOT:-/}" --quiet enable "$UNIT"
   else
-    act "enable $UNIT (multi-user.target.wants symlink)" \
-      ln -sfn "/etc/systemd/system/$UNIT" "$WANTS_LINK"
+    act "enable $UNIT (multi-user.target.wants symlink)" enable_by_symlink
   fi
 fi
 
 if [ "$LIVE" -eq 1 ]; then
   [ "$UNIT_CHANGED" -eq 1 ] && act "reload systemd" systemctl daemon-reload
   if [ "$START" -eq 1 ]; then
+    # --no-block: without a camera the service does not report READY and `start` would wait for
+    # TimeoutStartSec; the state is for `systemctl status` to show.
     if ! systemctl is-active --quiet "$UNIT"; then
-      act "start $UNIT" systemctl start "$UNIT"
+      systemctl reset-failed "$UNIT" >/dev/null 2>&1 || true  # a start limit hit earlier must not block
+      act "start $UNIT (check: systemctl status $NAME)" systemctl start --no-block "$UNIT"
     elif [ "$CHANGED" -eq 1 ]; then
-      act "restart $UNIT" systemctl restart "$UNIT"
+      act "restart $UNIT (check: systemctl status $NAME)" systemctl restart --no-block "$UNIT"
     fi
   fi
 elif [ -z "$ROOT" ]; then

@@ -308,3 +308,28 @@ def test_system_site_packages_venv_gets_a_numpy2_simplejpeg(root: Path) -> None:
         f"install.sh: would pip install a numpy-2 simplejpeg for picamera2 into {venv}",
     ]
     assert list(root.iterdir()) == []
+
+
+def test_enables_without_systemctl(root: Path, tmp_path: Path) -> None:
+    """Minimal images may lack systemctl: the installer writes the WantedBy= symlink itself, the same one."""
+    tools = ["dirname", "mktemp", "cat", "grep", "stat", "cmp", "install", "chmod", "mv", "rm", "rmdir", "ls",
+             "readlink", "ln", "awk", "id", "tar", "find", "sort", "xargs", "sha256sum", "cut"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in tools:
+        found = shutil.which(tool)
+        assert found, tool
+        (bin_dir / tool).symlink_to(found)
+    result = subprocess.run(
+        [shutil.which("bash") or "/bin/bash", str(INSTALLER), "--root", str(root), "--source", str(REPO),
+         "--skip-venv"],
+        capture_output=True, text=True, timeout=120, env={"PATH": str(bin_dir), "LC_ALL": "C"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "multi-user.target.wants symlink" in result.stdout
+    wants = root / "etc/systemd/system/multi-user.target.wants" / UNIT
+    assert os.readlink(wants) == f"/etc/systemd/system/{UNIT}"
+    with_systemctl = tmp_path / "with-systemctl"
+    with_systemctl.mkdir()
+    install(with_systemctl, "--skip-venv")
+    assert snapshot(root) == snapshot(with_systemctl)
