@@ -1,0 +1,502 @@
+"""What meters and displays add to segmentation: windows, frames, and digits made of separate segments.
+
+Three things in a meter photo break a segmenter made for ink on paper, and each is fixed on the ink
+mask before `segment.segment` sees it:
+
+1. **Windows.** Light digits in a dark window (a counter's drum strip, an LED panel) on a light device
+   come out of a dark-on-light mask as *holes* in one big ink blob. A blob whose holes are digit-shaped
+   strokes, side by side, is a window: inside it the mask is inverted, so the digits become ink. Thin
+   bars spanning the window's full height (the separators between drums) are dropped there.
+2. **Frames.** The bezel of an LCD, the rim of a meter's face, the border of a drum window: a ring of
+   ink around the digits. It is taller than the digits it encloses, so the segmenter would take it
+   for the line and the digits for its fragments (or read it as a 0 or a 1). A component whose holes
+   contain other components of digit size is a frame and is removed.
+3. **Seven segments.** An LCD/LED digit is several disconnected bars. Bars of one digit are a fraction
+   of a bar's thickness apart, digits are further apart than that; closing the mask of the bar-shaped
+   components (only those: a decimal point or a printed digit is not touched) with a kernel of about
+   half a bar's thickness joins each digit into one component. The joining pixels decide only which
+   pieces belong together: the segmentation's label image is cut back to the real ink, so the network
+   sees the segments with their gaps, as it was trained.
+
+All three are pure functions on uint8 masks (255 = ink); `segment_display` chains them and calls
+`segment.segment`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge_digits.segment import Candidate, Segmentation, TextLine, segment
+
+# A hole counts as a digit in a window when it is at least this share of the window's height there.
+WINDOW_DIGIT_MIN = 0.35
+# ... and a hole at least this share of it is a separator bar between drums, not a digit.
+WINDOW_SEPARATOR = 0.85
+# A window is mostly dark: its ink is at least this share of its filled area.
+WINDOW_SOLIDITY = 0.55
+# A frame encloses something at least this share of its hole's height (a digit, not a speck in a 0).
+FRAME_CONTENT = 0.08
+# Seven-segment bars: longer than this many thicknesses, and filling most of their (rotated) box.
+BAR_ELONGATION = 1.8
+BAR_FILL = 0.6
+# Closing kernel for the bars as a share of their typical thickness.
+BRIDGE = 0.6
+# So many bars of one thickness make a display worth joining.
+MIN_BARS = 4
+# A decimal point: a compact blob between this share of the line height and DOT_MAX, on the baseline.
+DOT_MIN = 0.06
+DOT_MAX = 0.4
+DOT_BASELINE = 0.18
+
+
+@dataclass(frozen=True)
+class DisplayFixes:
+    """What was found and changed (for the debug pictures and tests)."""
+
+    windows: tuple[tuple[int, int, int, int], ...] = ()
+    frames: tuple[tuple[int, int, int, int], ...] = ()
+    bars: int = 0
+    bar_thickness: float = 0.0
+    dots: int = 0
+
+
+@dataclass
+class _Components:
+    """One labelling of a mask, shared by the steps; `alive` marks what is still ink."""
+
+    n: int
+    labels: np.ndarray
+    stats: np.ndarray
+    alive: np.ndarray
+
+    @classmethod
+    def of(cls, binary: np.ndarray) -> _Components:
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8, ltype=cv2.CV_32S)
+        alive = np.ones(n, bool)
+        alive[0] = False
+        return cls(n, labels, stats, alive)
+
+
+def _filled(mask: np.ndarray) -> np.ndarray:
+    """The mask (bool, cropped) with its holes filled."""
+    h, w = mask.shape
+    outside = np.ones((h + 2, w + 2), np.uint8)
+    outside[1:-1, 1:-1][mask] = 0
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return (outside != 2)[1:-1, 1:-1]
+
+
+def _digits_in_window(ink: np.ndarray, filled: np.ndarray, min_h: float) -> np.ndarray | None:
+    """The digit components of the candidate ink inside a window (bool, cropped), or None when they
+    do not look like the digits of a counter."""
+    n, sub, st, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    column_h = filled.sum(axis=0)
+    digits, strokes = [], 0
+    keep = np.zeros(n, bool)
+    for k in range(1, n):
+        hx, hy, hw, hh, ha = (int(v) for v in st[k])
+        local = float(column_h[hx + hw // 2])
+        if hh < min_h or local <= 0:
+            continue
+        if hh >= WINDOW_SEPARATOR * local and hw <= 0.25 * hh:
+            continue  # a bar from the top to the bottom of the window: a separator between drums
+        if hh >= WINDOW_DIGIT_MIN * local and 0.12 <= hw / hh <= 1.3:
+            digits.append((hx, hx + hw, hy, hy + hh))
+            keep[k] = True
+            if ha <= 0.55 * hw * hh:
+                strokes += 1
+    if len(digits) < 2 or strokes < 1:
+        return None
+    # Side by side in a row, like the digits of a counter (the two loops of an 8 are stacked).
+    digits.sort()
+    if not any(
+        b[0] >= a[1] - 0.2 * (a[1] - a[0]) and min(a[3], b[3]) - max(a[2], b[2]) > 0.5 * (a[3] - a[2])
+        for a, b in itertools.pairwise(digits)
+    ):
+        return None
+    return keep[sub]
+
+
+def _window_ink(binary: np.ndarray, gray: np.ndarray | None, blob: np.ndarray,
+                box: tuple[int, int, int, int], min_h: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """For a window blob: (filled region, the digits' ink inside it) in the box; None when it is no
+    window. With the gray image the window is thresholded on its own (light digits on its dark); the
+    global threshold, made for the surroundings, often cuts a small light digit into pieces."""
+    x, y, w, h = box
+    filled = _filled(blob)
+    area = int(np.count_nonzero(filled))
+    if area == 0 or np.count_nonzero(blob) < WINDOW_SOLIDITY * area:
+        return None
+    # The light digits leave holes in the window's ink (whole or in pieces): at least two of digit size.
+    holes = filled & ~blob
+    n_holes, _, hole_stats, _ = cv2.connectedComponentsWithStats(
+        holes.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
+    )
+    if n_holes < 3 or np.count_nonzero(hole_stats[1:, 3] >= 0.5 * min_h) < 2:
+        return None
+    candidates = []
+    if gray is not None:
+        # Away from the window's edge, where the light surround bleeds in.
+        core = cv2.erode(filled.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        values = gray[y : y + h, x : x + w][core]
+        if values.size >= 16:
+            thr, _ = cv2.threshold(values.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+            light = core & (gray[y : y + h, x : x + w] > thr)
+            # Light digits are the minority of a dark window.
+            if 0.03 <= np.count_nonzero(light) / max(1, np.count_nonzero(core)) <= 0.5:
+                candidates.append(light)
+    # Without gray (or when it fails): the window's holes are the light digits.
+    candidates.append(filled & ~blob & (binary[y : y + h, x : x + w] == 0))
+    for ink in candidates:
+        if not ink.any():
+            continue
+        digits = _digits_in_window(ink, filled, min_h)
+        # What is read as the digits must be (mostly) where the window has holes, not its rim.
+        if digits is not None and np.count_nonzero(digits & holes) >= 0.25 * np.count_nonzero(digits):
+            return filled, digits
+    return None
+
+
+def open_windows(
+    binary: np.ndarray, min_h: float, comps: _Components | None = None, gray: np.ndarray | None = None
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Read the inside of dark windows holding light digits in the light-on-dark sense (see the
+    module docstring): the window's ink becomes background and its digits ink."""
+    comps = comps or _Components.of(binary)
+    st = comps.stats
+    w, h, area = st[:, 2], st[:, 3], st[:, 4]
+    # A window is taller than the digits it holds, wider than tall, and has room for them.
+    maybe = np.nonzero(comps.alive & (h >= 1.2 * min_h) & (w >= 1.5 * min_h) & (area <= 0.97 * w * h)
+                       & (area >= 0.25 * w * h))[0]
+    out = None
+    found = []
+    for i in maybe:
+        x, y, bw, bh = (int(v) for v in st[i, :4])
+        blob = comps.labels[y : y + bh, x : x + bw] == i
+        res = _window_ink(binary, gray, blob, (x, y, bw, bh), min_h)
+        if res is None:
+            continue
+        filled, ink = res
+        if out is None:
+            out = binary.copy()
+        region = out[y : y + bh, x : x + bw]
+        region[filled] = 0
+        region[ink] = 255
+        found.append((x, y, bw, bh))
+    return (binary if out is None else out), found
+
+
+def _encloses(blob: np.ndarray, comps: _Components, inside: np.ndarray, x: int, y: int) -> bool:
+    """Does a hole of `blob` (cropped at x, y) hold one of the `inside` components of digit size?"""
+    holes = _filled(blob) & ~blob
+    if not holes.any():
+        return False
+    _, hole_labels, hole_stats, _ = cv2.connectedComponentsWithStats(
+        holes.astype(np.uint8), connectivity=4, ltype=cv2.CV_32S
+    )
+    for j in inside:
+        jx, jy, jw, jh = (int(v) for v in comps.stats[j, :4])
+        # The inner component's own pixels must lie in a hole of this one.
+        ys, xs = np.nonzero(comps.labels[jy : jy + jh, jx : jx + jw] == j)
+        k = int(hole_labels[jy - y + ys[len(ys) // 2], jx - x + xs[len(xs) // 2]])
+        if k > 0 and jh >= FRAME_CONTENT * hole_stats[k, 3]:
+            return True
+    return False
+
+
+def _open_frame(blob: np.ndarray, stats: np.ndarray, inside: np.ndarray, area: int) -> bool:
+    """A frame the camera or the lighting cut open (a U, an L): thin ink around, not through, at
+    least two digit-sized components, much larger than they are, and not a straight line."""
+    if inside.size < 2:
+        return False
+    bh, bw = blob.shape
+    inner_h = float(np.median(stats[inside, 3]))
+    if bh < 1.8 * inner_h or bw < 1.8 * inner_h or area > 0.3 * bh * bw:
+        return False
+    ys, xs = np.nonzero(blob)
+    cov = np.cov(np.stack([xs, ys]).astype(np.float64))
+    lo, hi = np.linalg.eigvalsh(cov)
+    return bool(hi > 0 and lo / hi >= 0.04)  # spread both ways (std ratio ≥ 0.2), unlike a ruled line
+
+
+def remove_frames(
+    binary: np.ndarray, min_h: float, comps: _Components | None = None
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Remove rings of ink that enclose digit-sized components (bezels, rims, window borders).
+
+    `comps` (a labelling of `binary`) is updated: removed frames are no longer alive."""
+    comps = comps or _Components.of(binary)
+    st = comps.stats
+    x0, y0, w, h, area = (st[:, k] for k in range(5))
+    content = np.nonzero(comps.alive & (h >= min_h))[0]
+    maybe = content[(h[content] >= 1.15 * min_h) & (area[content] <= 0.8 * w[content] * h[content])]
+    if maybe.size == 0 or content.size < 2:
+        return binary, []
+    out = None
+    found = []
+    for i in maybe:
+        x, y, bw, bh = (int(v) for v in st[i, :4])
+        inside = content[
+            (content != i) & (x0[content] > x) & (y0[content] > y)
+            & (x0[content] + w[content] < x + bw) & (y0[content] + h[content] < y + bh)
+        ]
+        if inside.size == 0:
+            continue
+        blob = comps.labels[y : y + bh, x : x + bw] == i
+        if _encloses(blob, comps, inside, x, y) or _open_frame(blob, st, inside, area[i]):
+            enclosing = True
+        else:
+            enclosing = False
+        if enclosing:
+            if out is None:
+                out = binary.copy()
+            out[y : y + bh, x : x + bw][blob] = 0
+            comps.alive[i] = False
+            found.append((x, y, bw, bh))
+    return (binary if out is None else out), found
+
+
+def _thickness(comps: _Components, ids: np.ndarray) -> np.ndarray:
+    """Stroke thickness of each component: twice its largest distance to the background."""
+    out = np.zeros(ids.size, np.float32)
+    for k, i in enumerate(ids):
+        x, y, w, h = (int(v) for v in comps.stats[i, :4])
+        crop = np.zeros((h + 2, w + 2), np.uint8)
+        crop[1:-1, 1:-1] = comps.labels[y : y + h, x : x + w] == i
+        out[k] = 2.0 * float(cv2.distanceTransform(crop, cv2.DIST_L2, 3).max())
+    return out
+
+
+def _bar_groups(comps: _Components, min_h: float, img_h: int) -> list[tuple[np.ndarray, float]]:
+    """Pieces of seven-segment digits grouped by stroke thickness: [(component ids, thickness)].
+
+    A display is recognised by its bars: straight pieces of one thickness, at least MIN_BARS of them.
+    Then every piece of that thickness joins the group (two segments the blur already merged make an
+    L, not a bar) except dot-sized ones: a decimal point must stay apart. Printed words nearby have
+    another stroke thickness, and a second display (a pump's price and volume) forms its own group."""
+    st = comps.stats.astype(np.float64)
+    w, h, area = st[:, 2], st[:, 3], st[:, 4]
+    side = np.maximum(w, h)
+    sized = comps.alive & (side >= 0.25 * min_h) & (side <= 3.0 * min_h + 0.5 * img_h) & (area >= 6)
+    # Cheap shape test first (an upright bar's thickness is area / length), the exact one on the few left.
+    rough = area / np.maximum(side, 1.0)
+    pool = np.nonzero(sized & (side >= BAR_ELONGATION * rough))[0]
+    if pool.size < MIN_BARS:
+        return []
+    thick = np.zeros(comps.n, np.float32)
+    thick[pool] = _thickness(comps, pool)
+    length = area / np.maximum(thick, 1.0)
+    bars = pool[
+        (thick[pool] >= 1.5)
+        & (length[pool] >= BAR_ELONGATION * thick[pool])
+        # A straight piece: its own length is about its box's longer side (upright) or diagonal (slanted).
+        & (length[pool] >= BAR_FILL * side[pool])
+        & (length[pool] <= 1.15 * np.hypot(w[pool], h[pool]))
+    ]
+    bars = bars[np.argsort(thick[bars])]
+    groups: list[tuple[np.ndarray, float]] = []
+    start = 0
+    for k in range(1, bars.size + 1):
+        if k < bars.size and thick[bars[k]] <= 1.35 * thick[bars[k - 1]] + 1.0:
+            continue
+        if k - start >= MIN_BARS:
+            group = bars[start:k]
+            lo, hi = float(thick[group[0]]), float(thick[group[-1]])
+            typical = float(np.median(length[group]))
+            members = pool[
+                (thick[pool] >= lo / 1.2 - 1.0)
+                & (thick[pool] <= hi * 1.2 + 1.0)
+                & (side[pool] > 1.8 * thick[pool])  # not a dot
+                & (side[pool] <= 3.5 * typical)  # at most a whole digit
+            ]
+            groups.append((np.union1d(members, group), float(np.median(thick[group]))))
+        start = k
+    return sorted(groups, key=lambda g: -g[0].size)
+
+
+def join_segments(
+    binary: np.ndarray, min_h: float, comps: _Components | None = None
+) -> tuple[np.ndarray, int, float]:
+    """The mask with seven-segment bars of one digit bridged (bridges only; see the docstring).
+
+    Returns (joined mask, number of pieces joined, thickness of the largest group)."""
+    comps = comps or _Components.of(binary)
+    groups = _bar_groups(comps, min_h, binary.shape[0])
+    if not groups:
+        return binary, 0, 0.0
+    joined = binary.copy()
+    for ids, t in groups:
+        member = np.zeros(comps.n, np.uint8)
+        member[ids] = 255
+        k = max(3, round(BRIDGE * t) | 1)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        # Only around the display: the closing is local, and the rest of the frame costs nothing.
+        x0 = int(comps.stats[ids, 0].min()) - k
+        y0 = int(comps.stats[ids, 1].min()) - k
+        x1 = int((comps.stats[ids, 0] + comps.stats[ids, 2]).max()) + k
+        y1 = int((comps.stats[ids, 1] + comps.stats[ids, 3]).max()) + k
+        x0, y0 = max(0, x0), max(0, y0)
+        bars = member[comps.labels[y0:y1, x0:x1]]
+        closed = cv2.morphologyEx(bars, cv2.MORPH_CLOSE, kernel)
+        region = joined[y0:y1, x0:x1]
+        cv2.bitwise_or(region, closed, dst=region)
+    return joined, sum(int(g[0].size) for g in groups), groups[0][1]
+
+
+def _baseline(line: TextLine) -> np.ndarray:
+    """The line's bottom as a linear function of x (np.polyval coefficients); tilted lines stay straight."""
+    glyphs = [c for c in line.candidates if c.kind == "glyph"]
+    xs = np.array([c.cx for c in glyphs], np.float64)
+    bottoms = np.array([c.y2 for c in glyphs], np.float64)
+    if len(glyphs) >= 3 and np.ptp(xs) > 0:
+        fit = np.polyfit(xs, bottoms, 1)
+        # Robust to one low outlier (a descender, a merged dot): refit on the closer half.
+        res = np.abs(bottoms - np.polyval(fit, xs))
+        keep = res <= np.median(res) + 0.05 * line.height
+        if keep.sum() >= 2 and np.ptp(xs[keep]) > 0:
+            fit = np.polyfit(xs[keep], bottoms[keep], 1)
+        return fit
+    return np.array([0.0, float(np.median(bottoms))])
+
+
+def _is_dot(box: tuple[int, int, int, int], area: int, height: float, baseline: np.ndarray) -> bool:
+    x, y, w, h = box
+    if not (DOT_MIN * height <= max(w, h) <= DOT_MAX * height) or not 0.45 <= w / max(h, 1) <= 2.2:
+        return False
+    if area < 0.45 * w * h:
+        return False  # a round or square dot fills its box; a comma or a stroke end does not
+    bottom = float(np.polyval(baseline, x + w / 2.0))
+    return abs(y + h - bottom) <= DOT_BASELINE * height
+
+
+def _piece_boxes(c: Candidate, labels: np.ndarray) -> dict[int, tuple[tuple[int, int, int, int], int]]:
+    crop = labels[c.y : c.y2, c.x : c.x2]
+    out = {}
+    for lab in c.labels:
+        ys, xs = np.nonzero(crop == lab)
+        if xs.size:
+            out[lab] = ((c.x + int(xs.min()), c.y + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1),
+                        int(xs.size))
+    return out
+
+
+def _box_of(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    x = min(b[0] for b in boxes)
+    y = min(b[1] for b in boxes)
+    return x, y, max(b[0] + b[2] for b in boxes) - x, max(b[1] + b[3] for b in boxes) - y
+
+
+def place_decimal_points(seg: Segmentation) -> int:
+    """Find decimal points the general segmenter merged into a digit or left as a line of their own
+    and make them dot candidates between the digits of their line. Returns how many were placed."""
+    placed = 0
+    lines = seg.lines
+    for line in lines:
+        glyphs = [c for c in line.candidates if c.kind == "glyph"]
+        if len(glyphs) < 2:
+            continue
+        height = line.height
+        base = _baseline(line)
+        new: list[Candidate] = []
+        for c in line.candidates:
+            if c.kind != "glyph":
+                new.append(c)
+                continue
+            if c.h <= DOT_MAX * height and c.x_range is None:
+                area = int(np.count_nonzero(c.mask(seg.labels)))
+                if _is_dot((c.x, c.y, c.w, c.h), area, height, base):
+                    new.append(Candidate(c.x, c.y, c.w, c.h, c.labels, kind="dot"))
+                    continue
+            if len(c.labels) > 1 and c.x_range is None:
+                pieces = _piece_boxes(c, seg.labels)
+                dot = None
+                for lab, (box, area) in pieces.items():
+                    rest = [b for other, (b, _) in pieces.items() if other != lab]
+                    if not rest or not _is_dot(box, area, height, base):
+                        continue
+                    rx, _, rw, _ = _box_of(rest)
+                    # Beside the digit's body, not inside it (the foot of a 1, the tail of a 9).
+                    outside = max(rx - box[0], box[0] + box[2] - (rx + rw))
+                    if outside >= 0.4 * box[2]:
+                        dot = (lab, box)
+                        break
+                if dot is not None:
+                    lab, box = dot
+                    rest_labels = tuple(la for la in c.labels if la != lab)
+                    rx, ry, rw, rh = _box_of([pieces[la][0] for la in rest_labels])
+                    new.append(Candidate(rx, ry, rw, rh, rest_labels))
+                    new.append(Candidate(*box, (lab,), kind="dot"))
+                    continue
+            new.append(c)
+        line.candidates = sorted(new, key=lambda c: c.x)
+    # Lines of nothing but dot-sized marks that sit on the baseline between two digits of a taller line.
+    for small in list(lines):
+        if any(c.h > DOT_MAX * max((t.height for t in lines), default=0) for c in small.candidates):
+            continue
+        for line in lines:
+            if line is small or small.height > DOT_MAX * line.height:
+                continue
+            base = _baseline(line)
+            glyphs = [c for c in line.candidates if c.kind == "glyph"]
+            moved = []
+            for c in small.candidates:
+                area = int(np.count_nonzero(c.mask(seg.labels)))
+                if not _is_dot((c.x, c.y, c.w, c.h), area, line.height, base):
+                    continue
+                if any(g.x2 <= c.cx for g in glyphs) and any(g.x >= c.cx for g in glyphs):
+                    moved.append(Candidate(c.x, c.y, c.w, c.h, c.labels, kind="dot"))
+            if moved and len(moved) == len(small.candidates):
+                line.candidates = sorted(line.candidates + moved, key=lambda c: c.x)
+                lines.remove(small)
+                break
+    for line in lines:
+        cands = line.candidates
+        # A point only between two digits, never at the end of a number, and never two in a row.
+        keep = []
+        for k, c in enumerate(cands):
+            if c.kind == "dot":
+                left = any(o.kind == "glyph" for o in cands[:k])
+                right = any(o.kind == "glyph" for o in cands[k + 1 :])
+                if not (left and right) or (keep and keep[-1].kind == "dot"):
+                    continue
+                placed += 1
+            keep.append(c)
+        line.candidates = keep
+    return placed
+
+
+def segment_display(
+    binary: np.ndarray,
+    min_height: float,
+    max_height: float,
+    decimal_point: bool = False,
+    seeds: np.ndarray | None = None,
+    gray: np.ndarray | None = None,
+) -> tuple[Segmentation, DisplayFixes]:
+    """`segment.segment` after opening windows, removing frames and joining seven-segment bars.
+
+    `gray` (the image the mask was made from) lets a window be thresholded on its own."""
+    comps = _Components.of(binary)
+    work, windows = open_windows(binary, min_height, comps, gray)
+    if windows:
+        comps = _Components.of(work)
+        if seeds is not None:
+            # Seeds are the strong-ink pixels of the original polarity: inside a window they are wrong.
+            seeds = seeds.copy()
+            for x, y, w, h in windows:
+                seeds[y : y + h, x : x + w] = work[y : y + h, x : x + w] > 0
+    work, frames = remove_frames(work, min_height, comps)
+    if frames and seeds is not None:
+        seeds = seeds & (work > 0)
+    joined, n_bars, t = join_segments(work, min_height, comps)
+    seg = segment(joined, min_height, max_height, decimal_point, seeds)
+    if joined is not work:
+        # Candidates keep the joined components' label ids, but their masks come from real ink only.
+        seg.labels[work == 0] = 0
+    dots = place_decimal_points(seg) if decimal_point else 0
+    fixes = DisplayFixes(tuple(windows), tuple(frames), n_bars, t, dots)
+    return seg, fixes
