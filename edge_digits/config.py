@@ -98,8 +98,8 @@ class QualityConfig(Section):
 
 
 class StabilizerConfig(Section):
-    window: int = Field(5, ge=1, le=100)
-    votes: int = Field(3, ge=1)
+    window: int = Field(3, ge=1, le=100)
+    votes: int = Field(2, ge=1)
     min_confidence: float = Field(0.8, ge=0, le=1)
 
     @model_validator(mode="after")
@@ -216,7 +216,14 @@ def _reader_model() -> type[BaseModel]:
             fields[f.name] = (hints[f.name], Field(default_factory=f.default_factory))
         else:
             fields[f.name] = (hints[f.name], ...)
-    return create_model("ReaderConfig", __base__=Section, **fields)
+
+    def _engine_accepts(self: BaseModel) -> BaseModel:
+        # The engine checks combinations of its settings itself; its ValueError names the setting.
+        ReaderSettings(**{name: getattr(self, name) for name in type(self).model_fields})
+        return self
+
+    validators = {"_engine_accepts": model_validator(mode="after")(_engine_accepts)}
+    return create_model("ReaderConfig", __base__=Section, __validators__=validators, **fields)
 
 
 ReaderConfig = _reader_model()

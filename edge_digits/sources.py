@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
-SAMPLE_CLIP = Path(__file__).resolve().parent / "samples" / "sample_clip.avi"
+SAMPLE_CLIP = Path(__file__).resolve().parent / "samples" / "sample_clip.mp4"
 URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 
 

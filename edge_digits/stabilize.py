@@ -99,8 +99,8 @@ class NoRules:
 
 @dataclass(frozen=True)
 class StabilizerSettings:
-    window: int = 5
-    votes: int = 3
+    window: int = 3
+    votes: int = 2
     min_confidence: float = 0.8
 
     def __post_init__(self) -> None:

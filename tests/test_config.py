@@ -24,7 +24,7 @@ def test_no_file_and_empty_file_give_the_defaults(tmp_path: Path) -> None:
     assert load_config(None) == Config()
     cfg = load_config(write(tmp_path, "# nothing set\n"))
     assert cfg == Config()
-    assert cfg.stabilizer.votes == 3 and cfg.stabilizer.window == 5
+    assert cfg.stabilizer.votes == 2 and cfg.stabilizer.window == 3
     assert cfg.outputs.stdout.enabled and not cfg.outputs.preview.enabled
 
 
@@ -52,6 +52,7 @@ def test_values_are_typed(tmp_path: Path) -> None:
         ),
         ("roi:\n  rotate: 45\n", r"^config\.yaml: roi\.rotate: Input should be 0, 90, 180 or 270"),
         ("source:\n  type: webcam\n", r"^config\.yaml: source\.type: unknown source type 'webcam'"),
+        ("reader:\n  polarity: sideways\n", r"^config\.yaml: reader: polarity: expected one of auto"),
         ("source: [1, 2\n", r"^config\.yaml: line \d+, column \d+: invalid YAML"),
         ("- just\n- a list\n", r"^config\.yaml: expected a mapping"),
     ],
@@ -108,7 +109,7 @@ def _documented_keys(text: str) -> set[str]:
 def test_example_config_is_valid_and_documents_every_key() -> None:
     text = EXAMPLE.read_text()
     cfg = validate(yaml.safe_load(text), "config.example.yaml")
-    assert cfg.source == Config().source  # the example's values are the defaults
+    assert cfg == Config(), "the example's values must be the defaults"
     documented = _documented_keys(text)
     missing = [k for k in all_keys() if k not in documented]
     assert not missing, f"config.example.yaml does not mention {missing}"
