@@ -51,10 +51,10 @@ class ReaderSettings:
     confidence_threshold: float = 0.5  # a digit less sure than this is reported as '?'
     polarity: str = "auto"  # "auto", "dark_on_light" (ink on paper) or "light_on_dark" (LED/LCD digits)
     decimal_point: bool = False  # report a dot on the baseline between digits as '.'
-    min_digit_height: float = 0.015  # as a share of the image height ...
+    min_digit_height: float = 0.01  # as a share of the image height ...
     min_digit_pixels: int = 8  # ... but never under this many pixels (smaller cannot be read)
     max_digit_height: float = 0.95  # as a share of the image height
-    max_side: int = 1600  # larger images are read downscaled to this longest side (boxes stay as given)
+    max_side: int = 2000  # larger images are read downscaled to this longest side (boxes stay as given)
     split_touching: bool = True  # try cutting candidates much wider than a digit into several digits
     drop_words: bool = True  # drop words that are mostly non-digits
     denoise: bool = True

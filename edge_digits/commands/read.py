@@ -138,6 +138,15 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_MODEL
     reader = DigitReader(classifier, settings)
 
+    try:
+        return _read_all(args, reader)
+    except BrokenPipeError:
+        # The reader of our output went away (`| head`): stop quietly, as other tools do.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces stdout for the interpreter's exit
+        return EXIT_FAILED
+
+
+def _read_all(args: argparse.Namespace, reader: Any) -> int:
     paths = [Path(p) for p in args.images]
     several = len(paths) > 1
     failed = 0

