@@ -161,8 +161,8 @@ def write_model_manifest(model_dir: Path, report: dict[str, Any]) -> Path:
     history_file = model_dir / HISTORY_NAME
     history = json.loads(history_file.read_text()) if history_file.is_file() else {}
     hist = history.get("history", {})
-    training = {**history.get("config", {}), "seconds": history.get("seconds"),
-                "params": history.get("params")}
+    training = {**history.get("config", {}), "params": history.get("params")}
+    training.update({k: history[k] for k in ("seconds", "cpu_seconds", "cpus") if k in history})
     training["final"] = {k: round(v[-1], 5) for k, v in hist.items() if v}
     data = {**history.get("data", {}), "test": report["test_set"]}
     manifest = build_manifest(model_dir / INT8_NAME, model_dir / KERAS_NAME, manifest_accuracy(report),
