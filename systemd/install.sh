@@ -270,26 +270,36 @@ write_file() {  # write_file PATH MODE CONTENT: atomically, so an interrupted in
   mv -f "$tmp" "$1"
 }
 
-# The example config with model.path pointing at the model installed under /opt/edge-digits/models (the
-# package default would look inside the venv). Other keys stay as in the example, comments included.
+# set_key SECTION KEY VALUE WHY: a YAML filter that sets a top-level section's key (replacing the line, or
+# adding it at the end of the section, or adding the section), leaving every other line and comment as is.
+set_key() {
+  awk -v sec="$1" -v key="$2" -v val="$3" -v why="$4" '
+    function put() { print "  " key ": " val "  # " why; done = 1 }
+    function flush(  i) { for (i = 1; i <= held; i++) print hold[i]; held = 0 }
+    $0 ~ "^" sec ":[ \t]*(#.*)?$" { print; insec = 1; next }
+    # Blank lines and column-0 comments may introduce the next section: the added key goes before them.
+    insec && (/^[ \t]*$/ || /^#/) { hold[++held] = $0; next }
+    insec && /^[^ \t]/ { if (!done) put(); insec = 0 }
+    insec && $0 ~ "^[ \t]+" key ":" { flush(); if (!done) put(); next }
+    { flush(); print }
+    END {
+      if (insec && !done) put()
+      flush()
+      if (!done) { print ""; print sec ":"; put() }
+    }'
+}
+
+# The example config, adjusted for the service:
+# - model.path: the model installed under /opt/edge-digits/models (the package default would look inside
+#   the venv);
+# - source.location: 0 instead of null, because null falls back to the bundled sample clip when no camera
+#   is present: a webcam that enumerates late at boot would leave the service reading a video and exiting.
 write_config() {  # write_config EXAMPLE DEST
   local tmp
   tmp="$(mktemp "$2.XXXXXX")"
-  awk -v path="$MODEL_PATH" '
-    function put() { print "  path: " path; done = 1 }
-    /^model:[ \t]*(#.*)?$/ { print; insec = 1; next }
-    insec && /^[^ \t#]/ { if (!done) put(); insec = 0 }
-    insec && /^[ \t]+path:/ { if (!done) put(); next }
-    { print }
-    END {
-      if (insec && !done) put()
-      if (!done) {
-        print ""
-        print "# Added by systemd/install.sh: the model installed with the service."
-        print "model:"
-        put()
-      }
-    }' "$1" >"$tmp"
+  set_key model path "$MODEL_PATH" "set by install.sh: the model installed with the service" <"$1" \
+    | set_key source location 0 "set by install.sh: camera 0 (null would read the sample clip if no camera)" \
+    >"$tmp"
   chmod 0640 "$tmp"
   mv -f "$tmp" "$2"
 }
@@ -345,7 +355,7 @@ ensure_dir "$ETC" 0750
 if [ -e "$CONFIG" ]; then
   say "kept existing $CONFIG"
 else
-  act "install $CONFIG from config.example.yaml (model.path: $MODEL_PATH)" \
+  act "install $CONFIG from config.example.yaml (model.path: $MODEL_PATH, source.location: 0)" \
     write_config "$SOURCE/config.example.yaml" "$CONFIG"
 fi
 

@@ -108,18 +108,26 @@ def test_installs_unit_config_and_model(root: Path) -> None:
     assert "enable edge-digits.service" in result.stdout
 
 
-def test_config_is_the_example_pointing_at_the_installed_model(root: Path) -> None:
+def test_config_is_the_example_adjusted_for_the_service(root: Path) -> None:
     from edge_digits.config import load_config
 
     install(root, "--skip-venv")
     config = root / "etc/edge-digits/config.yaml"
     cfg = load_config(config)
     assert str(cfg.model.path) == MODEL_PATH
-    # Everything else is the example's: the same config apart from the model path.
+    # Camera 0, not "unset": unset falls back to the sample clip when no camera is there (yet) at boot.
+    assert cfg.source.location == 0
+    # Everything else is the example's.
     example = load_config(REPO / "config.example.yaml")
-    assert cfg.model_copy(update={"model": example.model}) == example
-    # The example's comments survive (it documents every key).
-    assert config.read_text().count("#") >= (REPO / "config.example.yaml").read_text().count("#")
+    restored = cfg.model_copy(update={
+        "model": example.model,
+        "source": cfg.source.model_copy(update={"location": example.source.location}),
+    })
+    assert restored == example
+    # The example's comments survive (it documents every key), and the two changes say why.
+    text = config.read_text()
+    assert text.count("#") == (REPO / "config.example.yaml").read_text().count("#") + 2
+    assert text.count("set by install.sh") == 2
 
 
 def test_second_run_changes_nothing(root: Path) -> None:
