@@ -11,7 +11,7 @@ import numpy as np
 
 from edge_digits.outputs.base import FrameView, Output, heartbeat_event, reading_event
 from edge_digits.outputs.logfile import LogfileOutput
-from edge_digits.outputs.overlay import BANNER_BGR, annotate
+from edge_digits.outputs.overlay import BANNER_BGR, ROI_BGR, SURE_BGR, UNSURE_BGR, annotate
 from edge_digits.outputs.snapshots import SnapshotsOutput
 from edge_digits.outputs.stdout import StdoutOutput
 from edge_digits.reading import Box, Digit, Line, Reading
@@ -78,12 +78,15 @@ def test_logfile_keeps_a_bounded_number_of_files(tmp_path: Path) -> None:
     assert kept == list(range(kept[0], 1000))
 
 
-def _view(text: str = "507") -> FrameView:
-    image = np.full((240, 320, 3), 220, np.uint8)
-    cv2.putText(image, text, (60, 160), cv2.FONT_HERSHEY_SIMPLEX, 2.5, (20, 20, 20), 6)
-    roi = plan((320, 240), rect=(40, 60, 260, 140))
-    digits = tuple(Digit(c, 0.95 if i else 0.5, Box(20 + 55 * i, 30, 50, 80)) for i, c in enumerate(text))
-    reading = Reading((Line(digits),), (260, 140))
+def _view(text: str = "507", size: tuple[int, int] = (640, 480)) -> FrameView:
+    w, h = size
+    image = np.full((h, w, 3), 220, np.uint8)
+    cv2.putText(image, text, (w // 5, h * 2 // 3), cv2.FONT_HERSHEY_SIMPLEX, w / 128, (20, 20, 20), 6)
+    roi = plan((w, h), rect=(w // 8, h // 4, w * 3 // 4, h // 2))
+    digits = tuple(
+        Digit(c, 0.95 if i else 0.5, Box(20 + w // 6 * i, 30, w // 7, h // 3)) for i, c in enumerate(text)
+    )
+    reading = Reading((Line(digits),), (w * 3 // 4, h // 2))
     return FrameView(image, roi, reading, stable(text), 7, 4.8, None, 0.8)
 
 
@@ -93,8 +96,16 @@ def test_overlay_draws_banner_roi_and_boxes() -> None:
     assert out.shape == view.image.shape and out is not view.image
     banner = np.all(out[:20, :, :] == BANNER_BGR, axis=2).mean()
     assert banner > 0.5
-    assert not np.array_equal(out[60:200, 40:300], view.image[60:200, 40:300])  # boxes drawn in the ROI
-    assert np.any(np.all(out == (40, 40, 230), axis=2))  # the unsure digit in red
+    roi_edge = out[120, 80:560]  # the top edge of the ROI rectangle
+    assert np.mean(np.all(np.abs(roi_edge.astype(int) - ROI_BGR) < 30, axis=1)) > 0.8
+    assert np.any(np.all(out == UNSURE_BGR, axis=2))  # the unsure first digit in red
+    assert np.any(np.all(out == SURE_BGR, axis=2))
+
+
+def test_small_frames_are_drawn_enlarged() -> None:
+    out = annotate(_view(size=(320, 240)))
+    assert out.shape == (480, 640, 3)
+    assert annotate(_view(), scale=0.5).shape == (240, 320, 3)
 
 
 def test_snapshots_on_every_change_written_atomically(tmp_path: Path) -> None:
@@ -106,4 +117,4 @@ def test_snapshots_on_every_change_written_atomically(tmp_path: Path) -> None:
     files = sorted(p.name for p in (tmp_path / "snaps").iterdir())
     assert len(files) == 2 and all(not f.startswith(".") for f in files), files
     img = cv2.imread(str(tmp_path / "snaps" / files[-1]))
-    assert img is not None and img.shape == (240, 320, 3)
+    assert img is not None and img.shape == (480, 640, 3)

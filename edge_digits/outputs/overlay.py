@@ -18,30 +18,39 @@ TEXT_BGR = (255, 255, 255)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
+# Frames smaller than this (shorter side) are drawn enlarged: labels under ~10 px are unreadable.
+MIN_SIDE = 480
+
+
 def annotate(view: FrameView, scale: float = 1.0) -> np.ndarray:
+    """The annotated frame, `scale` times the frame size (small frames are enlarged to MIN_SIDE first)."""
     image = view.image if view.image.ndim == 3 else cv2.cvtColor(view.image, cv2.COLOR_GRAY2BGR)
-    out = image.copy()
-    h, w = out.shape[:2]
-    unit = max(0.4, min(w, h) / 600.0)  # line widths and fonts grow with the frame
+    h, w = image.shape[:2]
+    f = scale * max(1.0, MIN_SIDE / max(1, min(h, w)))
+    if f == 1.0:
+        out = image.copy()
+    else:
+        interp = cv2.INTER_LINEAR if f > 1 else cv2.INTER_AREA
+        out = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=interp)
+    oh, ow = out.shape[:2]
+    unit = max(0.6, min(ow, oh) / 600.0)  # line widths and fonts grow with the picture
     thick = max(1, round(2 * unit))
-    roi_poly = np.round(view.roi.polygon).astype(np.int32)
     if view.roi.crop is None or view.roi.crop != (0, 0, w, h):
+        roi_poly = np.round(view.roi.polygon * f).astype(np.int32)
         cv2.polylines(out, [roi_poly], True, ROI_BGR, thick, cv2.LINE_AA)
     if view.reading is not None:
         for digit in view.reading.digits:
-            poly = np.round(box_to_frame(digit.box.to_list(), view.roi)).astype(np.int32)
+            poly = np.round(box_to_frame(digit.box.to_list(), view.roi) * f).astype(np.int32)
             colour = SURE_BGR if digit.confidence >= view.min_confidence else UNSURE_BGR
             cv2.polylines(out, [poly], True, colour, thick, cv2.LINE_AA)
             label = f"{digit.value} {digit.confidence * 100:.0f}%"
             x, y = int(poly[:, 0].min()), int(poly[:, 1].min())
-            size = 0.45 * unit
+            size = 0.5 * unit
             (tw, th), base = cv2.getTextSize(label, FONT, size, 1)
             y_text = y - 4 if y - th - 6 > 0 else int(poly[:, 1].max()) + th + 4
             cv2.rectangle(out, (x, y_text - th - 2), (x + tw + 2, y_text + base), colour, -1)
             cv2.putText(out, label, (x + 1, y_text), FONT, size, TEXT_BGR, 1, cv2.LINE_AA)
     _banner(out, view, unit)
-    if scale != 1.0:
-        out = cv2.resize(out, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
     return out
 
 

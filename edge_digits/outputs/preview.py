@@ -59,7 +59,8 @@ class WindowBackend:
 
         self._cv2 = cv2
         self.title = title
-        cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE)
+        # GUI_NORMAL: no Qt toolbar over the picture.
+        cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
         self._opened = False
 
     def show(self, image: np.ndarray) -> None:
