@@ -318,6 +318,30 @@ def _bar_groups(comps: _Components, min_h: float, img_h: int) -> list[tuple[np.n
     return sorted(groups, key=lambda g: -g[0].size)
 
 
+def _stacked_bars(comps: _Components, min_h: float) -> list[tuple[int, int, int, int]]:
+    """Bridges (x0, y0, x1, y1) between two upright bars standing one on the other with a small gap:
+    the two segments of a seven-segment 1 (too few bars on their own to count as a display)."""
+    st = comps.stats
+    w, h, area = st[:, 2], st[:, 3], st[:, 4]
+    ids = np.nonzero(comps.alive & (h >= 0.25 * min_h) & (h >= 1.5 * w) & (area >= 0.5 * w * h))[0]
+    if ids.size < 2 or ids.size > 400:
+        return []
+    bridges = []
+    order = ids[np.argsort(st[ids, 1])]
+    for a_pos, a in enumerate(order):
+        ax, ay, aw, ah = (int(v) for v in st[a, :4])
+        for b in order[a_pos + 1 :]:
+            bx, by, bw, bh = (int(v) for v in st[b, :4])
+            gap = by - (ay + ah)
+            if gap > 0.8 * max(aw, bw):
+                break  # sorted by top: the rest start even lower
+            overlap = min(ax + aw, bx + bw) - max(ax, bx)
+            if gap < -1 or overlap < 0.5 * min(aw, bw) or not 0.6 <= bh / ah <= 1.6:
+                continue
+            bridges.append((max(ax, bx), ay + ah - 1, min(ax + aw, bx + bw), by + 1))
+    return bridges
+
+
 def join_segments(
     binary: np.ndarray, min_h: float, comps: _Components | None = None
 ) -> tuple[np.ndarray, int, float]:
@@ -326,9 +350,12 @@ def join_segments(
     Returns (joined mask, number of pieces joined, thickness of the largest group)."""
     comps = comps or _Components.of(binary)
     groups = _bar_groups(comps, min_h, binary.shape[0])
-    if not groups:
+    pairs = _stacked_bars(comps, min_h)
+    if not groups and not pairs:
         return binary, 0, 0.0
     joined = binary.copy()
+    for (x0, y0, x1, y1) in pairs:
+        joined[y0:y1, x0:x1] = 255
     for ids, t in groups:
         member = np.zeros(comps.n, np.uint8)
         member[ids] = 255
@@ -344,7 +371,7 @@ def join_segments(
         closed = cv2.morphologyEx(bars, cv2.MORPH_CLOSE, kernel)
         region = joined[y0:y1, x0:x1]
         cv2.bitwise_or(region, closed, dst=region)
-    return joined, sum(int(g[0].size) for g in groups), groups[0][1]
+    return joined, sum(int(g[0].size) for g in groups) + 2 * len(pairs), groups[0][1] if groups else 0.0
 
 
 def _baseline(line: TextLine) -> np.ndarray:
@@ -390,6 +417,131 @@ def _box_of(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]
     return x, y, max(b[0] + b[2] for b in boxes) - x, max(b[1] + b[3] for b in boxes) - y
 
 
+def _split_edge_dot(
+    seg: Segmentation, c: Candidate, height: float, base: np.ndarray
+) -> list[Candidate] | None:
+    """A decimal point the blur joined to the digit beside it (a glowing LED, a small LCD): at the
+    candidate's left or right end, columns with ink only near the baseline, holding a compact blob
+    joined to the digit through a neck. Returns [digit, dot] with the dot relabelled, or None."""
+    m = c.mask(seg.labels) > 0
+    h, w = m.shape
+    low = int(np.polyval(base, c.cx)) - c.y - DOT_MAX * height  # rows below this are near the baseline
+    has = m.any(axis=0)
+    top = np.where(has, np.argmax(m, axis=0), h)
+    count = m.sum(axis=0)
+    def bottom_run(side: int) -> list[int]:
+        cols = range(w - 1, -1, -1) if side == 1 else range(w)
+        run = []
+        for col in cols:
+            if has[col] and top[col] < low:
+                break
+            run.append(col)
+        return run
+
+    for side in (1, -1):  # right end first: a decimal point follows its digit
+        run = bottom_run(side)
+        if not run:
+            continue
+        peak = int(count[run].max())
+        while run and count[run[0]] < 0.3 * peak:
+            run.pop(0)  # (nearly) empty columns at the outer end
+        if len(run) < DOT_MIN * height or len(run) > DOT_MAX * height + 0.15 * height:
+            continue
+        counts = count[run]
+        if peak < DOT_MIN * height:
+            continue
+        # From the outer end inwards: the dot's body, then a neck (or gap) before the digit...
+        body_end = 0
+        while body_end < len(run) and counts[body_end] >= 0.5 * peak:
+            body_end += 1
+        if body_end == 0 or w - len(run) < 0.3 * height:
+            continue
+        neck = any(counts[k] <= 0.6 * peak for k in range(body_end, len(run)))
+        # ...or a square blob thicker than a stroke, stuck to the digit's side (a glowing LED), on
+        # one side only: the foot of a printed 1 reaches out on both.
+        square = peak >= 0.12 * height and 0.6 <= body_end / peak <= 1.6
+        other = bottom_run(-side)
+        if not neck and not (square and len(other) < 0.5 * len(run)):
+            continue
+        dot_cols = sorted(run[:body_end])
+        a, b = dot_cols[0], dot_cols[-1] + 1
+        dot_mask = np.zeros_like(m)
+        dot_mask[:, a:b] = m[:, a:b]
+        rows = np.nonzero(dot_mask.any(axis=1))[0]
+        box = (c.x + a, c.y + int(rows[0]), b - a, int(rows[-1] - rows[0] + 1))
+        if not _is_dot(box, int(dot_mask.sum()), height, base):
+            continue
+        label = int(seg.labels.max()) + 1
+        seg.labels[c.y : c.y2, c.x : c.x2][dot_mask] = label
+        rest = m & ~dot_mask
+        rows_r = np.nonzero(rest.any(axis=1))[0]
+        cols_r = np.nonzero(rest.any(axis=0))[0]
+        digit = Candidate(c.x + int(cols_r[0]), c.y + int(rows_r[0]), int(cols_r[-1] - cols_r[0] + 1),
+                          int(rows_r[-1] - rows_r[0] + 1), c.labels)
+        return [digit, Candidate(*box, (label,), kind="dot")]
+    return None
+
+
+def _split_middle_dot(
+    seg: Segmentation, c: Candidate, height: float, base: np.ndarray
+) -> list[Candidate] | None:
+    """Two digits and the decimal point between them, joined by the blur into one wide candidate:
+    inside it, a run of columns with ink only near the baseline holding a square blob. Returns
+    [left digit, dot, right digit] (the dot and the right digit relabelled), or None."""
+    m = c.mask(seg.labels) > 0
+    h, w = m.shape
+    low = int(np.polyval(base, c.cx)) - c.y - DOT_MAX * height
+    has = m.any(axis=0)
+    top = np.where(has, np.argmax(m, axis=0), h)
+    count = m.sum(axis=0)
+    flat = ~has | (top >= low)
+    edges = np.diff(np.concatenate([[0], flat.astype(np.int8), [0]]))
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    for a, b in zip(starts, ends, strict=True):
+        if a < 0.3 * height or w - b < 0.3 * height:
+            continue  # not between two digits
+        if not DOT_MIN * height <= b - a <= DOT_MAX * height + 0.15 * height:
+            continue
+        counts = count[a:b]
+        peak = int(counts.max())
+        core = np.nonzero(counts >= 0.5 * peak)[0]
+        if peak < 0.12 * height or core.size == 0:
+            continue
+        d0, d1 = a + int(core[0]), a + int(core[-1]) + 1
+        if not 0.6 <= (d1 - d0) / peak <= 1.6:
+            continue
+        dot_mask = np.zeros_like(m)
+        dot_mask[:, d0:d1] = m[:, d0:d1]
+        rows = np.nonzero(dot_mask.any(axis=1))[0]
+        box = (c.x + d0, c.y + int(rows[0]), d1 - d0, int(rows[-1] - rows[0] + 1))
+        if not _is_dot(box, int(dot_mask.sum()), height, base):
+            continue
+        left, right = m.copy(), m.copy()
+        left[:, d0:] = False
+        right[:, :d1] = False
+        pieces = []
+        crop = seg.labels[c.y : c.y2, c.x : c.x2]
+        label = int(seg.labels.max()) + 1
+        for part, kind in ((left, "glyph"), (dot_mask, "dot"), (right, "glyph")):
+            rows_p = np.nonzero(part.any(axis=1))[0]
+            cols_p = np.nonzero(part.any(axis=0))[0]
+            if rows_p.size == 0:
+                return None
+            if part is left:
+                labels = c.labels
+            else:
+                crop[part] = label
+                labels = (label,)
+                label += 1
+            x, y = c.x + int(cols_p[0]), c.y + int(rows_p[0])
+            pw, ph = int(cols_p[-1] - cols_p[0] + 1), int(rows_p[-1] - rows_p[0] + 1)
+            pieces.append(Candidate(x, y, pw, ph, labels, kind=kind))
+        if pieces[0].h < 0.5 * height or pieces[2].h < 0.5 * height:
+            return None
+        return pieces
+    return None
+
+
 def place_decimal_points(seg: Segmentation) -> int:
     """Find decimal points the general segmenter merged into a digit or left as a line of their own
     and make them dot candidates between the digits of their line. Returns how many were placed."""
@@ -401,6 +553,7 @@ def place_decimal_points(seg: Segmentation) -> int:
             continue
         height = line.height
         base = _baseline(line)
+        typical_w = float(np.median([c.w for c in glyphs]))
         new: list[Candidate] = []
         for c in line.candidates:
             if c.kind != "glyph":
@@ -430,6 +583,13 @@ def place_decimal_points(seg: Segmentation) -> int:
                     rx, ry, rw, rh = _box_of([pieces[la][0] for la in rest_labels])
                     new.append(Candidate(rx, ry, rw, rh, rest_labels))
                     new.append(Candidate(*box, (lab,), kind="dot"))
+                    continue
+            if c.x_range is None and c.w >= 0.3 * height:
+                cut = _split_edge_dot(seg, c, height, base)
+                if cut is None and c.w >= 1.3 * typical_w:
+                    cut = _split_middle_dot(seg, c, height, base)
+                if cut is not None:
+                    new.extend(cut)
                     continue
             new.append(c)
         line.candidates = sorted(new, key=lambda c: c.x)
@@ -469,6 +629,120 @@ def place_decimal_points(seg: Segmentation) -> int:
     return placed
 
 
+def _line_band(line: TextLine) -> tuple[np.ndarray, np.ndarray] | None:
+    """Top and bottom of a line's digits as linear functions of x, fitted on the candidates of
+    typical height (separators and merged pieces stand out above and below)."""
+    glyphs = [c for c in line.candidates if c.kind == "glyph" and c.h <= 1.08 * line.height]
+    if len(glyphs) < 2:
+        return None
+    xs = np.array([c.cx for c in glyphs], np.float64)
+    if np.ptp(xs) <= 0:
+        return None
+    top = np.polyfit(xs, [c.y for c in glyphs], 1)
+    bottom = np.polyfit(xs, [c.y2 for c in glyphs], 1)
+    return top, bottom
+
+
+def _reassemble(
+    labels: np.ndarray, c: Candidate, height: float, next_label: int
+) -> tuple[list[Candidate], int]:
+    """A candidate after pixels were cut out of it: its digit-sized parts, each a candidate of its own
+    (with fresh label ids when it fell apart), small leftovers dropped."""
+    m = c.mask(labels)
+    n, sub, st, _ = cv2.connectedComponentsWithStats(m, connectivity=8, ltype=cv2.CV_32S)
+    parts = [k for k in range(1, n) if st[k, 3] >= 0.4 * height]
+    if not parts:
+        return [], next_label
+    if len(parts) == 1 and n == 2:
+        k = parts[0]
+        x, y, w, h = (int(v) for v in st[k, :4])
+        if (x, y, w, h) == (0, 0, c.w, c.h):
+            return [c], next_label
+        return [Candidate(c.x + x, c.y + y, w, h, c.labels, c.kind, c.x_range)], next_label
+    crop = labels[c.y : c.y2, c.x : c.x2]
+    out = []
+    for k in parts:
+        x, y, w, h = (int(v) for v in st[k, :4])
+        crop[sub == k] = next_label
+        out.append(Candidate(c.x + x, c.y + y, w, h, (next_label,)))
+        next_label += 1
+    return out, next_label
+
+
+def remove_separators(seg: Segmentation) -> int:
+    """Drop the bars between the drums of a counter: thin, straight, reaching above and below the
+    digits of their line, at least two in a line. They are cut out of the digits they touch.
+    Returns how many bars were removed."""
+    removed = 0
+    for line in seg.lines:
+        if sum(c.kind == "glyph" for c in line.candidates) < 3:
+            continue
+        band = _line_band(line)
+        if band is None:
+            continue
+        top, bottom = band
+        height = line.height
+        x0 = max(0, int(min(c.x for c in line.candidates) - 0.3 * height))
+        x1 = min(seg.labels.shape[1], int(max(c.x2 for c in line.candidates) + 0.3 * height))
+        ys = [np.polyval(top, x0), np.polyval(top, x1), np.polyval(bottom, x0), np.polyval(bottom, x1)]
+        y0 = max(0, int(min(ys) - 0.5 * height))
+        y1 = min(seg.labels.shape[0], int(max(ys) + 0.5 * height))
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            continue
+        crop = (seg.labels[y0:y1, x0:x1] > 0).astype(np.uint8)
+        # Turn the line level: the bars stand perpendicular to it.
+        slope = float((top[0] + bottom[0]) / 2.0)
+        angle = float(np.degrees(np.arctan(slope)))
+        cx, cy = (x1 - x0) / 2.0, (y1 - y0) / 2.0
+        rot = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
+        level = cv2.warpAffine(crop, rot, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST)
+        mid_x = (x0 + x1) / 2.0
+        t = float(np.polyval(top, mid_x)) - y0
+        b = float(np.polyval(bottom, mid_x)) - y0
+        # After turning about the centre, the band's middle stays where it was.
+        t_level, b_level = round(t - 0.04 * height), round(b + 0.04 * height)
+        if t_level < 0 or b_level >= level.shape[0]:
+            continue
+        # Columns whose ink runs unbroken from above the digits' top to below their bottom.
+        span = level[t_level : b_level + 1]
+        through = span.all(axis=0)
+        cols = np.nonzero(through)[0]
+        if cols.size == 0:
+            continue
+        groups = np.split(cols, np.nonzero(np.diff(cols) > 1)[0] + 1)
+        bars = [g for g in groups if g.size <= 0.2 * height]
+        if len(bars) < 2:
+            continue
+        cut = np.zeros_like(level)
+        for g in bars:
+            for col in g:
+                # The whole run through the band, up and down from it.
+                column = level[:, col]
+                a = t_level
+                while a > 0 and column[a - 1]:
+                    a -= 1
+                z = b_level
+                while z + 1 < column.size and column[z + 1]:
+                    z += 1
+                cut[a : z + 1, col] = 1
+        cut = cv2.dilate(cut, np.ones((1, 3), np.uint8))
+        inverse = cv2.invertAffineTransform(rot)
+        back = cv2.warpAffine(cut, inverse, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST)
+        back = cv2.dilate(back, np.ones((3, 3), np.uint8)).astype(bool)
+        seg.labels[y0:y1, x0:x1][back & (crop > 0)] = 0
+        removed += len(bars)
+        kept = []
+        next_label = int(seg.labels.max()) + 1
+        for c in line.candidates:
+            if not (c.x2 > x0 and c.x < x1) or c.kind != "glyph":
+                kept.append(c)
+                continue
+            pieces, next_label = _reassemble(seg.labels, c, height, next_label)
+            kept.extend(pieces)
+        line.candidates = kept
+    return removed
+
+
 def segment_display(
     binary: np.ndarray,
     min_height: float,
@@ -497,6 +771,7 @@ def segment_display(
     if joined is not work:
         # Candidates keep the joined components' label ids, but their masks come from real ink only.
         seg.labels[work == 0] = 0
+    remove_separators(seg)
     dots = place_decimal_points(seg) if decimal_point else 0
     fixes = DisplayFixes(tuple(windows), tuple(frames), n_bars, t, dots)
     return seg, fixes
