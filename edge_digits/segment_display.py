@@ -311,7 +311,7 @@ def _bar_groups(comps: _Components, min_h: float, img_h: int) -> list[tuple[np.n
                 (thick[pool] >= lo / 1.2 - 1.0)
                 & (thick[pool] <= hi * 1.2 + 1.0)
                 & (side[pool] > 1.8 * thick[pool])  # not a dot
-                & (side[pool] <= 3.5 * typical)  # at most a whole digit
+                & (side[pool] <= 1.3 * typical)  # a segment or two, never a whole (printed) digit
             ]
             groups.append((np.union1d(members, group), float(np.median(thick[group]))))
         start = k
@@ -417,8 +417,21 @@ def _box_of(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]
     return x, y, max(b[0] + b[2] for b in boxes) - x, max(b[1] + b[3] for b in boxes) - y
 
 
+def _apart_in_strong_ink(m: np.ndarray, dot: np.ndarray, c: Candidate, seeds: np.ndarray | None) -> bool:
+    """Is the dot's strong ink (the seeds: well above the ink threshold) separate from the rest of
+    the candidate's? The glow of an LED or the blur joins a point to its digit in the mask, but
+    not in the strong ink; the foot of a printed 1 is one stroke with it in both."""
+    if seeds is None:
+        return False
+    strong = (m & seeds[c.y : c.y2, c.x : c.x2]).astype(np.uint8)
+    _, lab = cv2.connectedComponents(strong, connectivity=8)
+    in_dot = set(np.unique(lab[dot & (lab > 0)]).tolist())
+    in_rest = set(np.unique(lab[~dot & (lab > 0)]).tolist())
+    return bool(in_dot) and not (in_dot & in_rest)
+
+
 def _split_edge_dot(
-    seg: Segmentation, c: Candidate, height: float, base: np.ndarray
+    seg: Segmentation, c: Candidate, height: float, base: np.ndarray, seeds: np.ndarray | None = None
 ) -> list[Candidate] | None:
     """A decimal point the blur joined to the digit beside it (a glowing LED, a small LCD): at the
     candidate's left or right end, columns with ink only near the baseline, holding a compact blob
@@ -457,16 +470,13 @@ def _split_edge_dot(
         if body_end == 0 or w - len(run) < 0.3 * height:
             continue
         neck = any(counts[k] <= 0.6 * peak for k in range(body_end, len(run)))
-        # ...or a square blob thicker than a stroke, stuck to the digit's side (a glowing LED), on
-        # one side only: the foot of a printed 1 reaches out on both.
-        square = peak >= 0.12 * height and 0.6 <= body_end / peak <= 1.6
-        other = bottom_run(-side)
-        if not neck and not (square and len(other) < 0.5 * len(run)):
-            continue
         dot_cols = sorted(run[:body_end])
-        a, b = dot_cols[0], dot_cols[-1] + 1
         dot_mask = np.zeros_like(m)
-        dot_mask[:, a:b] = m[:, a:b]
+        dot_mask[:, dot_cols[0] : dot_cols[-1] + 1] = m[:, dot_cols[0] : dot_cols[-1] + 1]
+        # ...or, stuck to the digit in the mask, apart from it in the strong ink (a glowing LED).
+        if not neck and not _apart_in_strong_ink(m, dot_mask, c, seeds):
+            continue
+        a, b = dot_cols[0], dot_cols[-1] + 1
         rows = np.nonzero(dot_mask.any(axis=1))[0]
         box = (c.x + a, c.y + int(rows[0]), b - a, int(rows[-1] - rows[0] + 1))
         if not _is_dot(box, int(dot_mask.sum()), height, base):
@@ -483,7 +493,7 @@ def _split_edge_dot(
 
 
 def _split_middle_dot(
-    seg: Segmentation, c: Candidate, height: float, base: np.ndarray
+    seg: Segmentation, c: Candidate, height: float, base: np.ndarray, seeds: np.ndarray | None = None
 ) -> list[Candidate] | None:
     """Two digits and the decimal point between them, joined by the blur into one wide candidate:
     inside it, a run of columns with ink only near the baseline holding a square blob. Returns
@@ -512,6 +522,8 @@ def _split_middle_dot(
             continue
         dot_mask = np.zeros_like(m)
         dot_mask[:, d0:d1] = m[:, d0:d1]
+        if not _apart_in_strong_ink(m, dot_mask, c, seeds):
+            continue
         rows = np.nonzero(dot_mask.any(axis=1))[0]
         box = (c.x + d0, c.y + int(rows[0]), d1 - d0, int(rows[-1] - rows[0] + 1))
         if not _is_dot(box, int(dot_mask.sum()), height, base):
@@ -542,7 +554,7 @@ def _split_middle_dot(
     return None
 
 
-def place_decimal_points(seg: Segmentation) -> int:
+def place_decimal_points(seg: Segmentation, seeds: np.ndarray | None = None) -> int:
     """Find decimal points the general segmenter merged into a digit or left as a line of their own
     and make them dot candidates between the digits of their line. Returns how many were placed."""
     placed = 0
@@ -585,9 +597,9 @@ def place_decimal_points(seg: Segmentation) -> int:
                     new.append(Candidate(*box, (lab,), kind="dot"))
                     continue
             if c.x_range is None and c.w >= 0.3 * height:
-                cut = _split_edge_dot(seg, c, height, base)
+                cut = _split_edge_dot(seg, c, height, base, seeds)
                 if cut is None and c.w >= 1.3 * typical_w:
-                    cut = _split_middle_dot(seg, c, height, base)
+                    cut = _split_middle_dot(seg, c, height, base, seeds)
                 if cut is not None:
                     new.extend(cut)
                     continue
@@ -772,6 +784,6 @@ def segment_display(
         # Candidates keep the joined components' label ids, but their masks come from real ink only.
         seg.labels[work == 0] = 0
     remove_separators(seg)
-    dots = place_decimal_points(seg) if decimal_point else 0
+    dots = place_decimal_points(seg, seeds) if decimal_point else 0
     fixes = DisplayFixes(tuple(windows), tuple(frames), n_bars, t, dots)
     return seg, fixes
