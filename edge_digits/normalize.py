@@ -8,6 +8,8 @@ marker on a small digit becomes a blob, so strokes are brought to MNIST's weight
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -21,7 +23,9 @@ MNIST_STROKE = 2.4
 def stroke_width(mask: np.ndarray) -> float:
     """Estimate stroke width in pixels: for a long thin stroke, area ≈ length × width and the
     contour is about twice the length, so width ≈ 2·area/perimeter."""
-    area = float(np.count_nonzero(mask))
+    if mask.dtype != np.uint8:
+        mask = (mask > 0).astype(np.uint8)
+    area = float(cv2.countNonZero(mask))
     if area == 0:
         return 0.0
     contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
@@ -31,11 +35,16 @@ def stroke_width(mask: np.ndarray) -> float:
     return max(1.0, 2.0 * area / perimeter)
 
 
+@functools.lru_cache(maxsize=64)
+def _disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
 def _adjust_stroke(mask: np.ndarray, scale: float, target: float) -> np.ndarray:
     """Dilate or erode so that the stroke, once scaled, is about `target` px wide."""
     width = stroke_width(mask)
     wanted = target / scale  # stroke width wanted in the crop's own pixels
-    delta = int(round((wanted - width) / 2.0))
+    delta = round((wanted - width) / 2.0)
     if delta == 0:
         return mask
     if delta < 0:
@@ -43,9 +52,9 @@ def _adjust_stroke(mask: np.ndarray, scale: float, target: float) -> np.ndarray:
         delta = max(delta, -int(width // 3))
         if delta == 0:
             return mask
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(delta) + 1, 2 * abs(delta) + 1))
+    k = _disc(abs(delta))
     out = cv2.dilate(mask, k) if delta > 0 else cv2.erode(mask, k)
-    return out if np.count_nonzero(out) else mask
+    return out if cv2.countNonZero(out) else mask
 
 
 def normalize_digit(mask: np.ndarray, stroke: float | None = MNIST_STROKE) -> np.ndarray:
@@ -55,22 +64,26 @@ def normalize_digit(mask: np.ndarray, stroke: float | None = MNIST_STROKE) -> np
     out = np.zeros((SIZE, SIZE), np.uint8)
     if mask.ndim != 2 or mask.size == 0:
         return out
-    binary = np.where(mask > 0, 255, 0).astype(np.uint8)
-    ys, xs = np.nonzero(binary)
-    if ys.size == 0:
+    # (Written for speed, one crop per digit per frame: OpenCV calls instead of numpy passes.)
+    if mask.dtype == np.bool_:
+        mask = mask.view(np.uint8)
+    if mask.dtype == np.uint8:
+        binary = cv2.threshold(mask, 0, 255, cv2.THRESH_BINARY)[1]
+    else:
+        binary = np.where(mask > 0, 255, 0).astype(np.uint8)
+    if not cv2.countNonZero(binary):
         return out
-    binary = binary[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    h, w = binary.shape
+    x, y, w, h = cv2.boundingRect(binary)
+    binary = binary[y : y + h, x : x + w]
     scale = FIT / max(h, w)
     if stroke is not None:
-        pad = max(2, int(round(stroke / scale)))
+        pad = max(2, round(stroke / scale))
         binary = cv2.copyMakeBorder(binary, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
         binary = _adjust_stroke(binary, scale, stroke)
-        ys, xs = np.nonzero(binary)
-        binary = binary[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-        h, w = binary.shape
+        x, y, w, h = cv2.boundingRect(binary)
+        binary = binary[y : y + h, x : x + w]
         scale = FIT / max(h, w)
-    nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     small = cv2.resize(binary, (nw, nh), interpolation=interp)
     m = cv2.moments(small, binaryImage=False)
@@ -79,8 +92,8 @@ def normalize_digit(mask: np.ndarray, stroke: float | None = MNIST_STROKE) -> np
     else:
         cx, cy = (nw - 1) / 2.0, (nh - 1) / 2.0
     # Integer placement as MNIST did; clamp so the 20-px box never leaves the field.
-    x0 = int(np.clip(round(SIZE / 2 - 0.5 - cx), 0, SIZE - nw))
-    y0 = int(np.clip(round(SIZE / 2 - 0.5 - cy), 0, SIZE - nh))
+    x0 = min(max(round(SIZE / 2 - 0.5 - cx), 0), SIZE - nw)
+    y0 = min(max(round(SIZE / 2 - 0.5 - cy), 0), SIZE - nh)
     out[y0 : y0 + nh, x0 : x0 + nw] = small
     return out
 

@@ -18,6 +18,7 @@ Order of work:
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -105,12 +106,28 @@ def _y_overlap(a: Candidate, b: Candidate) -> int:
     return min(a.y2, b.y2) - max(a.y, b.y)
 
 
-def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """8-connected components with statistics (n, labels, stats, centroids), as OpenCV gives them.
+def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray | None]:
+    """8-connected components: (n, labels, stats, None) like cv2.connectedComponentsWithStats, except
+    that the area column counts the ink in the component's box (its own plus any other component's
+    reaching in), which is all the size filters need.
 
-    Grana's block-based algorithm: measured three times faster with statistics than the default
-    (Wu's) on a 640×480 page in OpenCV 5."""
-    return cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    OpenCV's statistics pass visits every pixel of the frame, background included, and costs three to
+    six times the labelling itself on a 640×480 page; the boxes come much cheaper from the outer
+    contours (one per component, at the top level of a two-level contour tree)."""
+    n, labels = cv2.connectedComponentsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    stats = np.zeros((n, 5), np.int32)
+    stats[0] = (0, 0, mask.shape[1], mask.shape[0], 0)
+    if n <= 1:
+        return n, labels, stats, None
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    top = np.flatnonzero(hierarchy[0][:, 3] < 0)
+    first = np.array([contours[i][0, 0] for i in top])
+    ids = labels[first[:, 1], first[:, 0]]
+    rects = np.array([cv2.boundingRect(contours[i]) for i in top], np.int32).reshape(-1, 4)
+    stats[ids, :4] = rects
+    for i, (x, y, w, h) in zip(ids.tolist(), rects.tolist(), strict=True):
+        stats[i, 4] = cv2.countNonZero(mask[y : y + h, x : x + w])
+    return n, labels, stats, None
 
 
 # --- ruled lines and borders ------------------------------------------------------------------------
@@ -286,8 +303,10 @@ def _split_hypotheses(
     mask = c.mask(labels) > 0
     proj = mask.sum(axis=0).astype(np.float64)
     out = []
-    n_max = int(np.clip(round(c.w / max(digit_w, 1.0)) + 1, 2, 8))
-    for n in range(2, n_max + 1):
+    # Only the two counts nearest the width in digits: every hypothesis costs crops to classify.
+    estimate = c.w / max(digit_w, 1.0)
+    counts = sorted({min(8, max(2, math.floor(estimate))), min(8, max(2, math.ceil(estimate)))})
+    for n in counts:
         step = c.w / n
         if step < 0.25 * height:
             break
