@@ -34,7 +34,7 @@ from edge_digits.outputs.base import (
     rejected_event,
 )
 from edge_digits.outputs.preview import QUIT, PreviewBackend, PreviewOutput, make_backend
-from edge_digits.reading import Line, Reading
+from edge_digits.reading import Reading
 from edge_digits.runtime import DigitClassifier, ModelError
 from edge_digits.sources import EndOfStream, FrameSource, SourceError, open_source
 from edge_digits.stabilize import (
@@ -44,8 +44,6 @@ from edge_digits.stabilize import (
     Rules,
     Stabilizer,
     StabilizerSettings,
-    StableReading,
-    with_value,
 )
 
 log = logging.getLogger(__name__)
@@ -65,30 +63,8 @@ class StartupError(Exception):
 # ------------------------------------------------------------------------------------- meter hook
 
 
-class MeterRulesAdapter:
-    """Meter plausibility rules (edge_digits.meter) applied to each winner of the vote."""
-
-    def __init__(self, meter: Any) -> None:
-        self.meter = meter
-
-    def before_vote(self, obs: Observation, stable: StableReading | None) -> Observation:
-        return obs
-
-    def after_vote(self, candidate: StableReading, stable: StableReading | None) -> StableReading | Rejection:
-        decision = self.meter.check(Line(candidate.digits), candidate.ts)
-        if not decision.accepted:
-            return Rejection(candidate, decision.reason or "rejected")
-        resolved = candidate if decision.text == candidate.text else _retext(candidate, decision.text)
-        return with_value(resolved, decision.value, reason=None)
-
-
-def _retext(candidate: StableReading, text: str) -> StableReading:
-    from dataclasses import replace
-
-    return replace(candidate, text=text)
-
-
 def build_rules(cfg: Config) -> Rules:
+    """Meter mode's plausibility rules (edge_digits.meter) around the vote, or none."""
     meter_cfg = getattr(cfg, "meter", None)
     if meter_cfg is None or not getattr(meter_cfg, "enabled", False):
         return NoRules()
@@ -278,9 +254,9 @@ class Daemon:
         self.source = self._open_source(self.cfg)
         self._set_outputs(build_outputs(self.cfg, self.preview_backend), self.cfg)
         log.info(
-            "reading %s (max %s fps); outputs: %s",
+            "reading %s (%s); outputs: %s",
             self.source.name,
-            self.cfg.process.max_fps or "unlimited",
+            f"at most {self.cfg.process.max_fps:g} frames/s" if self.cfg.process.max_fps else "no rate limit",
             ", ".join(self.outputs) or "none",
         )
 

@@ -298,7 +298,7 @@ class LiveSource:
                 self._waiting = True  # the worker decodes the next frame it grabs
                 self._cond.wait(remaining)
 
-    def close(self, timeout: float = 1.0) -> None:
+    def close(self, timeout: float = 0.5) -> None:
         self._stop.set()
         with self._cond:
             self._generation += 1
