@@ -127,7 +127,8 @@ def ink_thresholds(contrast: np.ndarray, minimum: int = 24) -> tuple[int, int, i
     tail separates the cores, whose median is the typical ink contrast. `high` is half of it, where a
     blurred stroke's edge sits, and strokes are grown from there down to `low` (hysteresis), so a faint
     stretch of a stroke stays attached while faint marks on their own do not become ink."""
-    hist = cv2.calcHist([contrast], [0], None, [256], [0, 256]).ravel()
+    # Every other row is plenty for a histogram and halves its cost.
+    hist = cv2.calcHist([contrast[::2]], [0], None, [256], [0, 256]).ravel()
     total = hist.sum()
     if total <= 0:
         return 255, 255, 255

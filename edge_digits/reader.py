@@ -25,7 +25,7 @@ import numpy as np
 from edge_digits.normalize import normalize_digit
 from edge_digits.preprocess import POLARITIES, Preprocessed, preprocess
 from edge_digits.reading import UNKNOWN, Box, Digit, Line, Reading
-from edge_digits.segment import Candidate, Segmentation, segment
+from edge_digits.segment import Candidate, Segmentation, median_of, segment
 
 log = logging.getLogger(__name__)
 
@@ -210,8 +210,9 @@ class DigitReader:
         timings["classify"] = _ms(t)
 
         lines = []
+        ranked = _Ranked(probs)
         for row, tline in zip(slots, seg.lines, strict=True):
-            items = self._decide_line(row, probs)
+            items = self._decide_line(row, ranked)
             if s.drop_words:
                 items = _drop_words(items, tline.height)
             trace.items.append(items)
@@ -221,17 +222,16 @@ class DigitReader:
         timings["total"] = _ms(t0)
         return Reading(tuple(lines), (w, h), timings), trace
 
-    def _item(self, box: tuple[int, int, int, int], p: np.ndarray) -> _Item:
-        order = np.argsort(p)[::-1]
-        top, second = int(order[0]), int(order[1]) if p.size > 1 else int(order[0])
-        if top == REJECT or top >= 10:
-            return _Item(box, "reject", UNKNOWN, float(p[top]))
-        conf = float(p[top])
-        alt = str(second) if second < 10 else UNKNOWN
+    def _item(self, box: tuple[int, int, int, int], r: _Ranked, k: int) -> _Item:
+        top, second = r.top[k], r.second[k]
+        if top >= REJECT:
+            return _Item(box, "reject", UNKNOWN, r.p_top[k])
+        conf = r.p_top[k]
+        alt = str(second) if second < REJECT else UNKNOWN
         value = str(top) if conf >= self.settings.confidence_threshold else UNKNOWN
-        return _Item(box, "digit", value, conf, alt, float(p[second]))
+        return _Item(box, "digit", value, conf, alt, r.p_second[k])
 
-    def _decide_line(self, row: list, probs: np.ndarray) -> list[_Item]:
+    def _decide_line(self, row: list, r: _Ranked) -> list[_Item]:
         items: list[_Item] = []
         for c, whole, alts in row:
             if whole < 0:
@@ -239,16 +239,16 @@ class DigitReader:
                 continue
             best_pieces: list[Candidate] | None = None
             best_first = whole
-            best_score = _score(probs[whole : whole + 1])
+            best_score = r.score(whole, 1)
             for pieces, first in alts:
-                score = _score(probs[first : first + len(pieces)]) - SPLIT_PENALTY * (len(pieces) - 1)
+                score = r.score(first, len(pieces)) - SPLIT_PENALTY * (len(pieces) - 1)
                 if score > best_score:
                     best_pieces, best_first, best_score = pieces, first, score
             if best_pieces is None:
-                items.append(self._item((c.x, c.y, c.w, c.h), probs[whole]))
+                items.append(self._item((c.x, c.y, c.w, c.h), r, whole))
             else:
                 for k, pc in enumerate(best_pieces):
-                    items.append(self._item((pc.x, pc.y, pc.w, pc.h), probs[best_first + k]))
+                    items.append(self._item((pc.x, pc.y, pc.w, pc.h), r, best_first + k))
         return items
 
     @staticmethod
@@ -263,12 +263,24 @@ class DigitReader:
         return Digit(value, it.confidence, Box(x, y, w, h), it.alternative, it.alternative_confidence)
 
 
-def _score(p: np.ndarray) -> float:
-    """Mean log-probability of the best digit class per crop; a rejected crop scores its digit part."""
-    if p.size == 0:
-        return -math.inf
-    best = p[:, :10].max(axis=1)
-    return float(np.mean(np.log(np.maximum(best, 1e-6))))
+class _Ranked:
+    """The classifier's output ranked once for the whole frame, as plain Python values."""
+
+    def __init__(self, probs: np.ndarray) -> None:
+        n = len(probs)
+        order = np.argsort(-probs, axis=1)[:, :2] if n else np.zeros((0, 2), np.int64)
+        rows = np.arange(n)
+        self.top: list[int] = order[:, 0].tolist()
+        self.second: list[int] = order[:, -1].tolist()
+        self.p_top: list[float] = probs[rows, order[:, 0]].tolist() if n else []
+        self.p_second: list[float] = probs[rows, order[:, -1]].tolist() if n else []
+        best_digit = probs[:, :REJECT].max(axis=1) if n else np.zeros(0)
+        # A crop scores the log-probability of its best digit class, even when "reject" is on top.
+        self.log_digit: list[float] = np.log(np.maximum(best_digit, 1e-6)).tolist()
+
+    def score(self, first: int, count: int) -> float:
+        """Mean digit log-probability of `count` crops from `first` on."""
+        return sum(self.log_digit[first : first + count]) / count
 
 
 def _drop_words(items: list[_Item], height: float) -> list[_Item]:
@@ -292,7 +304,7 @@ def _drop_words(items: list[_Item], height: float) -> list[_Item]:
     for tok in tokens:
         glyphs = [it for it in tok if it.kind != "dot"]
         bad = sum(it.kind == "reject" or it.value == UNKNOWN for it in glyphs)
-        tall = float(np.median([it.box[3] for it in glyphs])) if glyphs else 0.0
+        tall = median_of([it.box[3] for it in glyphs]) if glyphs else 0.0
         stats.append((glyphs, bad, tall))
     ref_h = max((tall for glyphs, bad, tall in stats if glyphs and 2 * bad < len(glyphs)), default=0.0)
     out: list[_Item] = []

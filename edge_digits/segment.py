@@ -89,6 +89,13 @@ class Segmentation:
     dropped: list[tuple[int, int, int, int]] = field(default_factory=list)  # boxes of rejected blobs
 
 
+def median_of(values) -> float:
+    """Median of a short list (numpy's costs more than the sorting for a handful of values)."""
+    v = sorted(float(x) for x in values)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
 def _union(cands: list[Candidate]) -> Candidate:
     x = min(c.x for c in cands)
     y = min(c.y for c in cands)
@@ -270,7 +277,7 @@ def _band(line: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:
     bottoms = np.array([c.y2 for c in line], np.float64)
     if len(line) >= 3 and np.ptp(xs) > 0:
         return np.polyfit(xs, tops, 1), np.polyfit(xs, bottoms, 1)
-    return np.array([0.0, np.median(tops)]), np.array([0.0, np.median(bottoms)])
+    return np.array([0.0, median_of(tops)]), np.array([0.0, median_of(bottoms)])
 
 
 def _merge_overlapping(line: list[Candidate], height: float) -> list[Candidate]:
@@ -395,6 +402,8 @@ def segment(
     # What is cut by the frame and long and thin is the edge of a sheet or of a display, not a digit.
     at_border = (x == 0) | (y == 0) | (x + w >= img_w) | (y + h >= img_h)
     edge = at_border & (np.maximum(w, h) >= 4 * np.maximum(np.minimum(w, h), 1))
+    # Cut by the frame and spanning most of it: the desk, a sheet's dark surround, a bezel.
+    edge |= at_border & ((h >= 0.8 * img_h) | (w >= 0.5 * img_w))
     bad = keep & ((h > max_height) | edge)
     dropped = [tuple(int(v) for v in stats[i, :4]) for i in np.nonzero(bad)[0]]
     keep &= ~bad
@@ -423,27 +432,27 @@ def segment(
         line.candidates = _merge_overlapping(sorted(line.candidates, key=lambda c: c.x), line.height)
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
         narrow = [c.w for c in glyphs if c.w < SPLIT_FROM * line.height]
-        digit_w = float(np.median(narrow)) if len(narrow) >= 2 else 0.6 * line.height
+        digit_w = median_of(narrow) if len(narrow) >= 2 else 0.6 * line.height
         digit_w = float(np.clip(digit_w, 0.45 * line.height, 0.8 * line.height))
         for c in glyphs:
             if c.w > SPLIT_FROM * line.height and c.w > 1.3 * digit_w:
                 c.splits = _split_hypotheses(c, labels, digit_w, line.height)
     lines = _drop_stray_strokes(lines, dropped)
-    lines.sort(key=lambda t: (np.median([c.cy for c in t.candidates]), t.candidates[0].x))
+    lines.sort(key=lambda t: (median_of([c.cy for c in t.candidates]), t.candidates[0].x))
     return Segmentation(labels, lines, n - 1, dropped)
 
 
 def _drop_stray_strokes(lines: list[TextLine], dropped: list[tuple[int, int, int, int]]) -> list[TextLine]:
-    """A lone long thin stroke, taller than the lines of digits around it, is what is left of a rule
-    or an edge (where two lines ran together), not a 1."""
+    """A lone thin stroke on a page that has strings of digits is what is left of a rule or an edge
+    (where two lines ran together, where a sheet meets the desk), not a 1."""
     heights = [t.height for t in lines if len(t.candidates) > 1]
     if not heights:
         return lines
-    ref = float(np.median(heights))
+    ref = median_of(heights)
     out = []
     for t in lines:
         c = t.candidates[0]
-        if len(t.candidates) == 1 and c.h >= 5 * c.w and c.h >= 1.4 * ref:
+        if len(t.candidates) == 1 and (c.h >= 4 * c.w or c.w >= 4 * c.h) and c.h >= 0.5 * ref:
             dropped.append((c.x, c.y, c.w, c.h))
         else:
             out.append(t)
