@@ -271,6 +271,17 @@ def _thickness(comps: _Components, ids: np.ndarray) -> np.ndarray:
     return out
 
 
+def _both_ways(ids: np.ndarray, w: np.ndarray, h: np.ndarray, length: np.ndarray) -> bool:
+    """Seven-segment digits leave lying bars (a, g, d) and standing ones (b, c, e, f) of comparable
+    length; a handwritten page leaves standing 1s and hardly a lying stroke of their length."""
+    lying = ids[w[ids] >= 1.5 * h[ids]]
+    standing = ids[h[ids] >= 1.5 * w[ids]]
+    if lying.size < 2 or standing.size < 2:
+        return False
+    ratio = float(np.median(length[lying]) / max(float(np.median(length[standing])), 1.0))
+    return 0.4 <= ratio <= 2.5
+
+
 def _bar_groups(comps: _Components, min_h: float, img_h: int) -> list[tuple[np.ndarray, float]]:
     """Pieces of seven-segment digits grouped by stroke thickness: [(component ids, thickness)].
 
@@ -303,7 +314,7 @@ def _bar_groups(comps: _Components, min_h: float, img_h: int) -> list[tuple[np.n
     for k in range(1, bars.size + 1):
         if k < bars.size and thick[bars[k]] <= 1.35 * thick[bars[k - 1]] + 1.0:
             continue
-        if k - start >= MIN_BARS:
+        if k - start >= MIN_BARS and _both_ways(bars[start:k], w, h, length):
             group = bars[start:k]
             lo, hi = float(thick[group[0]]), float(thick[group[-1]])
             typical = float(np.median(length[group]))
@@ -694,6 +705,16 @@ def remove_separators(seg: Segmentation) -> int:
             continue
         top, bottom = band
         height = line.height
+        # A counter shows at least one separator standing free between two drums: a thin bar
+        # reaching above and below the digits. Without one, straight strokes of printed digits
+        # (the stem of a 1 or a 4) must not be taken for separators.
+        if not any(
+            c.kind == "glyph" and c.w <= 0.25 * c.h and c.h >= 1.08 * height
+            and c.y < np.polyval(top, c.cx) - 0.03 * height
+            and c.y2 > np.polyval(bottom, c.cx) + 0.03 * height
+            for c in line.candidates
+        ):
+            continue
         x0 = max(0, int(min(c.x for c in line.candidates) - 0.3 * height))
         x1 = min(seg.labels.shape[1], int(max(c.x2 for c in line.candidates) + 0.3 * height))
         ys = [np.polyval(top, x0), np.polyval(top, x1), np.polyval(bottom, x0), np.polyval(bottom, x1)]
