@@ -33,7 +33,7 @@ from edge_digits.outputs.base import (
     reading_event,
     rejected_event,
 )
-from edge_digits.outputs.preview import QUIT, PreviewBackend, PreviewOutput, make_backend
+from edge_digits.outputs.preview import QUIT, PreviewBackend, PreviewError, PreviewOutput, make_backend
 from edge_digits.reading import Reading
 from edge_digits.runtime import DigitClassifier, ModelError
 from edge_digits.sources import EndOfStream, FrameSource, SourceError, open_source
@@ -115,7 +115,10 @@ def build_outputs(cfg: Config, preview_backend: PreviewBackend | None = None) ->
                 ) from None
             outputs["snapshots"] = snapshots
         if o.preview.enabled:
-            backend = preview_backend or make_backend(o.preview.backend, o.preview.title)
+            try:
+                backend = preview_backend or make_backend(o.preview.backend, o.preview.title)
+            except PreviewError as exc:
+                raise StartupError(f"outputs.preview: {exc}", EXIT_CONFIG) from None
             snap_dir = o.snapshots.dir or Path("snapshots")
             outputs["preview"] = PreviewOutput(backend, o.preview.scale, snapshots, snap_dir)
         if getattr(o, "mqtt", None) is not None:

@@ -96,13 +96,24 @@ def test_stable_readings_match_the_truth_of_a_generated_clip(
     assert len(list(snaps.glob("snapshot-*.jpg"))) == len(changes)
 
 
-def test_image_folder_is_read_in_order(tmp_path: Path) -> None:
+def test_image_folder_is_read_in_order_with_heartbeats(tmp_path: Path) -> None:
     truth = clips.image_folder(tmp_path / "frames", seed=3, n=24)
-    rc, events = _run_in_process(tmp_path, str(tmp_path / "frames"))
+    rc, events = _run_in_process(
+        tmp_path,
+        str(tmp_path / "frames"),
+        **{"heartbeat.interval_s": 0.001, "outputs.logfile.events": ["reading", "frame", "heartbeat"]},
+    )
     assert rc == 0
     assert [e["frame"] for e in events if e["type"] == "frame"] == list(range(24))
-    texts = {e["text"] for e in events if e["type"] == "reading"}
-    assert texts <= {t for t in truth.truth if t}
+    readings = [e for e in events if e["type"] == "reading"]
+    assert {e["text"] for e in readings} <= {t for t in truth.truth if t}
+    beats = [e for e in events if e["type"] == "heartbeat"]
+    assert beats, "a heartbeat at least every millisecond of a run that takes longer than that"
+    last = beats[-1]
+    assert last["counts"]["processed"] == last["frames"] == last["frame"] + 1
+    before = [e for e in events[: events.index(last)] if e["type"] == "reading"]
+    assert last["text"] == (before[-1]["text"] if before else "")
+    assert set(last) >= {"fps", "dropped", "reconnects", "source_state", "uptime_s", "stable"}
 
 
 def _sample_frames() -> dict[str, list[np.ndarray]]:

@@ -15,7 +15,7 @@ from daemon_helpers import LineCollector, start_cli, wait_for
 
 from edge_digits.outputs.base import FrameView
 from edge_digits.outputs.overlay import BANNER_BGR, ROI_BGR
-from edge_digits.outputs.preview import QUIT, SNAPSHOT, NullBackend, PreviewOutput
+from edge_digits.outputs.preview import QUIT, SNAPSHOT, NullBackend, PreviewError, PreviewOutput, make_backend
 from edge_digits.reading import Box, Digit, Line, Reading
 from edge_digits.roi import plan
 from edge_digits.sources import SAMPLE_CLIP
@@ -51,6 +51,14 @@ def test_keys_quit_and_snapshot(tmp_path: Path) -> None:
     assert preview.poll() == QUIT
     backend.keys = [-2]  # the user closed the window
     assert preview.poll() == QUIT
+
+
+def test_a_window_asked_for_without_a_display_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISPLAY", ":4242")  # no such X server: Qt would abort the process
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(PreviewError, match="no display"):
+        make_backend("window", "t")
+    assert isinstance(make_backend("auto", "t"), NullBackend)
 
 
 def _need(program: str) -> str:

@@ -21,6 +21,12 @@ from edge_digits.outputs.snapshots import SnapshotsOutput
 log = logging.getLogger(__name__)
 
 QUIT = "quit"
+
+
+class PreviewError(Exception):
+    """The preview window was asked for explicitly and cannot be opened."""
+
+
 SNAPSHOT = "snapshot"
 
 
@@ -86,22 +92,36 @@ class WindowBackend:
 
 
 def display_available() -> bool:
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    """A display to open a window on. Checked before Qt gets to try, because Qt aborts the whole process
+    when $DISPLAY names a local X server that is not there."""
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return True
+    display = os.environ.get("DISPLAY", "")
+    if not display:
+        return False
+    host, _, number = display.rpartition(":")
+    if host in ("", "unix") and number.split(".")[0].isdigit():
+        return os.path.exists(f"/tmp/.X11-unix/X{number.split('.')[0]}")
+    return True  # a remote display (ssh -X): let Qt try
 
 
 def make_backend(kind: str, title: str) -> PreviewBackend:
     if kind == "null":
         return NullBackend()
-    if kind == "auto" and not display_available():
+    if not display_available():
+        if kind == "window":
+            shown = os.environ.get("DISPLAY", "")
+            raise PreviewError(f"no display to open a window on ($DISPLAY={shown!r})")
         log.warning(
-            "preview: no display ($DISPLAY unset); showing nothing — use --snapshot-dir on a headless machine"
+            "preview: no display to open a window on; showing nothing — use --snapshot-dir on a "
+            "headless machine"
         )
         return NullBackend()
     try:
         return WindowBackend(title)
-    except Exception as exc:  # HighGUI raises cv2.error, or Qt aborts the import of its plugin
+    except Exception as exc:  # HighGUI raises cv2.error when it has no GUI back-end
         if kind == "window":
-            raise
+            raise PreviewError(f"cannot open a window ({exc})") from None
         log.warning("preview: cannot open a window (%s); showing nothing", exc)
         return NullBackend()
 
