@@ -142,13 +142,17 @@ def _window_ink(binary: np.ndarray, gray: np.ndarray | None, blob: np.ndarray,
     if gray is not None:
         # Away from the window's edge, where the light surround bleeds in.
         core = cv2.erode(filled.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        values = gray[y : y + h, x : x + w][core]
+        patch = gray[y : y + h, x : x + w]
+        values = patch[core]
         if values.size >= 16:
             thr, _ = cv2.threshold(values.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-            light = core & (gray[y : y + h, x : x + w] > thr)
-            # Light digits are the minority of a dark window.
-            if 0.03 <= np.count_nonzero(light) / max(1, np.count_nonzero(core)) <= 0.5:
-                candidates.append(light)
+            # The digits are the other shade than the window itself: light on a dark drum strip,
+            # dark on the light glass of an LCD when the mask was made light-on-dark.
+            window_light = float(patch[blob].mean()) > thr
+            digits = core & ((patch <= thr) if window_light else (patch > thr))
+            # ... and the minority of it.
+            if 0.03 <= np.count_nonzero(digits) / max(1, np.count_nonzero(core)) <= 0.5:
+                candidates.append(digits)
     # Without gray (or when it fails): the window's holes are the light digits.
     candidates.append(filled & ~blob & (binary[y : y + h, x : x + w] == 0))
     for ink in candidates:
@@ -247,16 +251,14 @@ def remove_frames(
         if inside.size == 0:
             continue
         blob = comps.labels[y : y + bh, x : x + bw] == i
-        if _encloses(blob, comps, inside, x, y) or _open_frame(blob, st, inside, area[i]):
-            enclosing = True
-        else:
-            enclosing = False
-        if enclosing:
-            if out is None:
-                out = binary.copy()
-            out[y : y + bh, x : x + bw][blob] = 0
-            comps.alive[i] = False
-            found.append((x, y, bw, bh))
+        if not (_encloses(blob, comps, inside, x, y) or _open_frame(blob, st, inside, area[i])):
+            continue
+        if out is None:
+            out = binary.copy()
+        region = out[y : y + bh, x : x + bw]
+        region[blob] = 0
+        comps.alive[i] = False
+        found.append((x, y, bw, bh))
     return (binary if out is None else out), found
 
 
