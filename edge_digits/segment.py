@@ -141,13 +141,13 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarra
 
 
 def _long_thin(mask: np.ndarray, thick: int, length: float, axis: int) -> np.ndarray:
-    """Pixels of `mask` (uint8 0/1) on long straight thin lines.
+    """Pixels of `mask` (uint8 0/1) that belong to long straight thin lines.
 
-    Thin: no more than `thick` pixels of ink in a row across the line (axis 0: a horizontal line is
-    thin vertically). Long: an 8-connected piece of thin pixels longer than `length`. Every thin pixel
-    on the straight continuation of a long piece belongs to the line too, so the short bits of a grid
-    line between two rows of digits go with it. A stroke crossing the line keeps its pixels there,
-    because across the line it is thick."""
+    A line is found as an 8-connected piece of thin pixels (no more than `thick` of ink in a row across
+    it; axis 0: a horizontal line is thin vertically) longer than `length`, and fitted with a straight
+    line. Everything in its band along the whole fitted line goes, so the bits of a grid line between two
+    rows of digits and the stub where a digit touches the line go with it, except where a stroke crosses
+    the line (ink on both sides of the band)."""
     kernel = np.ones((thick + 1, 1) if axis == 0 else (1, thick + 1), np.uint8)
     thin = cv2.subtract(mask, cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel))
     n, lab, stats, _ = components(thin)
@@ -159,26 +159,45 @@ def _long_thin(mask: np.ndarray, thick: int, length: float, axis: int) -> np.nda
     long_ids = long_ids[long_ids > 0]
     if long_ids.size == 0:
         return out
+    h, w = mask.shape
     ys, xs = np.nonzero(thin)
     pts_lab = lab[ys, xs]
+    mys, mxs = np.nonzero(mask)
     for k in long_ids:
         sel = pts_lab == k
         pts = np.stack([xs[sel], ys[sel]], axis=1).astype(np.float32)
         vx, vy, x0, y0 = (float(v) for v in cv2.fitLine(pts, cv2.DIST_L2, 0, 0.01, 0.01).ravel())
-        dist = np.abs((xs - x0) * vy - (ys - y0) * vx)
-        on = dist <= thick / 2.0 + 1.0
-        out[ys[on], xs[on]] = True
+        half = max(1.0, sel.sum() / max(1, int(extent[k]))) / 2.0 + 1.0
+        # Signed distance from the line along its normal (vy, -vx).
+        d = (mxs - x0) * vy - (mys - y0) * vx
+        band = np.abs(d) <= half
+        bx, by, bd = mxs[band], mys[band], d[band]
+        step = half + 2.0
+        ax = np.rint(bx + vy * (step - bd)).astype(int)
+        ay = np.rint(by - vx * (step - bd)).astype(int)
+        cx = np.rint(bx - vy * (step + bd)).astype(int)
+        cy = np.rint(by + vx * (step + bd)).astype(int)
+        ok_a = (ax >= 0) & (ax < w) & (ay >= 0) & (ay < h)
+        ok_c = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
+        side_a = np.zeros(bx.size, bool)
+        side_c = np.zeros(bx.size, bool)
+        side_a[ok_a] = mask[ay[ok_a], ax[ok_a]] > 0
+        side_c[ok_c] = mask[cy[ok_c], cx[ok_c]] > 0
+        gone = ~(side_a & side_c)
+        out[by[gone], bx[gone]] = True
     return out
 
 
 def _strip_rules(
-    labels: np.ndarray, stats: np.ndarray, idx: np.ndarray, typical: float
+    labels: np.ndarray, stats: np.ndarray, idx: np.ndarray, typical: float | None, min_height: float
 ) -> tuple[list[tuple[int, int, int, int, int, np.ndarray]], list[int]]:
     """Take ruled lines, grid lines, borders and sheet edges out of the components `idx`.
 
-    Returns the pieces that remain, as (x, y, w, h, area, mask), and the ids of the components they
-    came from, which are cleared from `labels`; the caller gives the pieces new labels."""
-    thick = max(3, round(0.12 * typical))
+    `typical` is the height of the image's free-standing marks, or None when every mark hangs on a
+    rule; then the digits' height is measured on what the horizontal rules leave behind, before any
+    vertical stroke is judged long. Returns the pieces that remain, as (x, y, w, h, area, mask), and the
+    ids of the components they came from, which are cleared from `labels`; the caller gives the pieces
+    new labels."""
     pieces = []
     stripped = []
     for i in idx:
@@ -188,20 +207,43 @@ def _strip_rules(
         # Horizontal, vertical, horizontal again: where lines cross, each is thick across the other, so a
         # grid only comes apart in full once the first family is gone.
         cleaned = mask.copy()
-        for axis, length in ((0, 1.3 * typical), (1, 1.6 * typical), (0, 1.3 * typical)):
-            rules = _long_thin(cleaned, thick, length, axis)
+        local = typical if typical is not None else 3.0 * min_height
+        for axis, factor in ((0, 1.3), (1, 1.6), (0, 1.3)):
+            rules = _long_thin(cleaned, max(3, round(0.12 * local)), factor * local, axis)
             if rules.any():
                 cleaned[rules] = 0
+            if typical is None and axis == 0:
+                n, _, sub_stats, _ = components(cleaned)
+                ws, hs = sub_stats[1:, 2], sub_stats[1:, 3]
+                # Thin verticals may be the other family of rules, and digits may still hang on it:
+                # the lower quartile of the rest is a digit's height.
+                hs = np.sort(hs[(hs >= min_height) & (hs <= 0.9 * h) & (hs < 5 * ws)])
+                if hs.size:
+                    local = max(local, float(hs[(hs.size - 1) // 4]))
         if np.array_equal(cleaned, mask):
             continue
         crop[mask > 0] = 0
         stripped.append(int(i))
-        mask = cleaned
-        n, sub, sub_stats, _ = components(mask)
+        removed = mask > cleaned
+        n, sub, sub_stats, _ = components(cleaned)
         for k in range(1, n):
             sx, sy, sw, sh, sa = (int(v) for v in sub_stats[k])
+            if _connector(removed, sx, sy, sw, sh):
+                continue
             pieces.append((x + sx, y + sy, sw, sh, sa, sub[sy : sy + sh, sx : sx + sw] == k))
     return pieces, stripped
+
+
+def _connector(removed: np.ndarray, x: int, y: int, w: int, h: int) -> bool:
+    """A thin piece that ran from one removed rule to another (the side of a printed box, a grid bar
+    between two crossings): rule pixels touch both its ends."""
+    if h >= 4 * w:
+        before, after = removed[max(0, y - 3) : y, x : x + w], removed[y + h : y + h + 3, x : x + w]
+    elif w >= 4 * h:
+        before, after = removed[y : y + h, max(0, x - 3) : x], removed[y : y + h, x + w : x + w + 3]
+    else:
+        return False
+    return bool(before.any() and after.any())
 
 
 # --- lines ------------------------------------------------------------------------------------------
@@ -290,12 +332,12 @@ def _merge_overlapping(line: list[Candidate], height: float) -> list[Candidate]:
             ov = _x_overlap(p, c)
             union_h = max(p.y2, c.y2) - min(p.y, c.y)
             stacked = _y_overlap(p, c) <= 0.25 * min(p.h, c.h)  # one above the other
-            nested = min(p.h, c.h) <= 0.7 * height  # a short piece beside a tall one (a cut-off loop)
-            if (
-                ov >= 0.5 * min(p.w, c.w)
-                and union_h <= MERGED_MAX * height
-                and min(p.h, c.h) <= 0.8 * height
-                and (stacked or nested)
+            union_w = max(p.x2, c.x2) - min(p.x, c.x)
+            if union_h <= MERGED_MAX * height and (
+                # one above the other: the halves of a digit broken across
+                (stacked and ov >= 0.5 * min(p.w, c.w) and min(p.h, c.h) <= 0.8 * height)
+                # a short piece against a tall one: a loop cut off its stem by a rule running through
+                or (min(p.h, c.h) <= 0.7 * height and ov >= -0.1 * height and union_w <= height)
             ):
                 out[-1] = _union([p, c])
                 continue
@@ -379,16 +421,17 @@ def segment(
     # Long thin things (rules, a grid, borders, a sheet edge) may carry digits: strip them off first.
     # Whether a thing is long is judged against the typical height of the marks in the image.
     tall = h[keep & (h >= min_height) & (h <= max_height) & (w <= 0.5 * img_w)]
-    # When everything hangs together (digits written on a grid) there is nothing to measure: assume
-    # small digits, which keeps the rules' bounds on thickness and length tight.
-    typical = float(np.median(tall)) if tall.size else 3.0 * min_height
-    long_h = (w >= 3 * np.maximum(h, 1)) & (w >= max(1.3 * typical, 0.08 * img_w))
-    long_v = (h >= 3 * np.maximum(w, 1)) & (h >= max(1.6 * typical, 3 * min_height))
+    # When (almost) everything hangs together, digits written on a grid or a rule, there is nothing
+    # to measure here: the rules' remains are measured instead (see _strip_rules).
+    typical = float(np.median(tall)) if tall.size >= 3 else None
+    ref = typical if typical is not None else 3.0 * min_height
+    long_h = (w >= 3 * np.maximum(h, 1)) & (w >= max(1.3 * ref, 0.08 * img_w))
+    long_v = (h >= 3 * np.maximum(w, 1)) & (h >= max(1.6 * ref, 3 * min_height))
     sparse = area < 0.06 * w * np.maximum(h, 1)
-    huge = (h > max_height) | (w > 0.4 * img_w) | ((h > 0.4 * img_h) & sparse) | (h > 2.5 * typical)
+    huge = (h > max_height) | (w > 0.4 * img_w) | ((h > 0.4 * img_h) & sparse) | (h > 2.5 * ref)
     to_strip = np.nonzero(keep & (long_h | long_v | huge))[0]
     if to_strip.size:
-        pieces, stripped = _strip_rules(labels, stats, to_strip, typical)
+        pieces, stripped = _strip_rules(labels, stats, to_strip, typical, min_height)
         if pieces:
             new_stats = np.zeros((len(pieces), 5), np.int32)
             for k, (px, py, pw, ph, pa, pmask) in enumerate(pieces):
@@ -444,7 +487,8 @@ def segment(
 
 def _drop_stray_strokes(lines: list[TextLine], dropped: list[tuple[int, int, int, int]]) -> list[TextLine]:
     """A lone thin stroke on a page that has strings of digits is what is left of a rule or an edge
-    (where two lines ran together, where a sheet meets the desk), not a 1."""
+    (where two lines ran together, where a sheet meets the desk), not a 1; a lone mark much smaller
+    than those strings is a speck or a dash."""
     heights = [t.height for t in lines if len(t.candidates) > 1]
     if not heights:
         return lines
@@ -452,7 +496,8 @@ def _drop_stray_strokes(lines: list[TextLine], dropped: list[tuple[int, int, int
     out = []
     for t in lines:
         c = t.candidates[0]
-        if len(t.candidates) == 1 and (c.h >= 4 * c.w or c.w >= 4 * c.h) and c.h >= 0.5 * ref:
+        thin = c.h >= 4 * c.w or c.w >= 4 * c.h
+        if len(t.candidates) == 1 and (thin or c.h < 0.6 * ref):
             dropped.append((c.x, c.y, c.w, c.h))
         else:
             out.append(t)

@@ -97,13 +97,27 @@ def test_a_ruled_line_under_and_through_the_digits_is_taken_out():
     assert centres_match(seg, boxes)
 
 
-def test_a_grid_and_a_frame_around_the_writing_are_taken_out():
-    img, boxes = canvas(["3907", "62158"], height=40, pitch=2.0, x0=70, y0=60)
-    for x in range(10, 640, 45):
-        cv2.line(img, (x, 0), (x + 8, 479), 255, 1)
-    for y in range(15, 480, 45):
-        cv2.line(img, (0, y), (639, y + 5), 255, 1)
-    cv2.rectangle(img, (40, 30), (600, 230), 255, 2)
+def test_digits_in_the_cells_of_a_grid_inside_a_printed_box():
+    """Squared paper: one digit per cell, touching the cell's lines here and there; a printed box around."""
+    height, cell = 40, 48
+    img = np.zeros((480, 640), np.uint8)
+    boxes = []
+    for row, text in enumerate(["3907", "62158"]):
+        y0 = 48 + row * 2 * cell
+        line = []
+        for k, ch in enumerate(text):
+            m = digit_mask(int(ch), height + 6, k=row * 10 + k)  # a little taller than the cell's inside
+            h, w = m.shape
+            x = 96 + k * cell + (cell - w) // 2
+            y = y0 + (cell - h) // 2
+            img[y : y + h, x : x + w][m] = 255
+            line.append((x, y, w, h))
+        boxes.append(line)
+    for x in range(0, 640, cell):
+        cv2.line(img, (x, 0), (x + 3, 479), 255, 1)
+    for y in range(0, 480, cell):
+        cv2.line(img, (0, y), (639, y + 3), 255, 1)
+    cv2.rectangle(img, (70, 30), (420, 250), 255, 2)
     seg = run(img)
     assert centres_match(seg, boxes)
 
