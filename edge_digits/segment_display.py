@@ -41,7 +41,7 @@ WINDOW_SOLIDITY = 0.55
 # A frame encloses something at least this share of its hole's height (a digit, not a speck in a 0).
 FRAME_CONTENT = 0.08
 # Seven-segment bars: longer than this many thicknesses, and filling most of their (rotated) box.
-BAR_ELONGATION = 1.8
+BAR_ELONGATION = 1.5
 BAR_FILL = 0.6
 # Closing kernel for the bars as a share of their typical thickness.
 BRIDGE = 0.6

@@ -1,0 +1,142 @@
+"""Segmentation for meters and displays on drawn masks: seven-segment digits become one candidate each,
+frames and bezels go, light digits in a dark window become ink, decimal points are found; handwriting
+scenes are left as the general segmenter cuts them."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_digits.segment import segment
+from edge_digits.segment_display import (
+    join_segments,
+    open_windows,
+    remove_frames,
+    segment_display,
+)
+
+SEGMENTS = {
+    "0": "abcdef", "1": "bc", "2": "abdeg", "3": "abcdg", "4": "bcfg",
+    "5": "acdfg", "6": "acdefg", "7": "abc", "8": "abcdefg", "9": "abcdfg",
+}
+
+
+def seven_segment(text: str, height: int = 60, thick: int = 8, gap: int = 2, pitch: int = 48,
+                  dot_after: int | None = None, size: tuple[int, int] = (160, 420)) -> np.ndarray:
+    """A mask (255 = ink) with `text` drawn as separate segments, like an LCD."""
+    mask = np.zeros(size, np.uint8)
+    w, half = int(0.55 * height), height // 2
+    for k, ch in enumerate(text):
+        x, y = 30 + k * pitch, 50
+        bars = {
+            "a": (x + thick + gap, y, x + w - thick - gap, y + thick),
+            "g": (x + thick + gap, y + half - thick // 2, x + w - thick - gap, y + half + thick // 2),
+            "d": (x + thick + gap, y + height - thick, x + w - thick - gap, y + height),
+            "f": (x, y + gap, x + thick, y + half - gap),
+            "b": (x + w - thick, y + gap, x + w, y + half - gap),
+            "e": (x, y + half + gap, x + thick, y + height - gap),
+            "c": (x + w - thick, y + half + gap, x + w, y + height - gap),
+        }
+        for name in SEGMENTS[ch]:
+            x0, y0, x1, y1 = bars[name]
+            mask[y0:y1, x0:x1] = 255
+        if dot_after == k:
+            dx = x + w + (pitch - w) // 2 - thick // 2
+            mask[y + height - thick : y + height, dx : dx + thick] = 255
+    return mask
+
+
+def glyph_count(seg) -> list[int]:
+    return [sum(c.kind == "glyph" for c in line.candidates) for line in seg.lines]
+
+
+def test_seven_segment_digits_become_one_candidate_each() -> None:
+    mask = seven_segment("2845310")
+    plain = segment(mask, 20, 150)
+    assert glyph_count(plain) != [7], "the general segmenter alone cannot group the segments"
+    seg, fixes = segment_display(mask, 20, 150)
+    assert glyph_count(seg) == [7]
+    assert fixes.bars >= 10 and 7 <= fixes.bar_thickness <= 10
+    # Candidates keep the segments' gaps: their masks are the drawn ink only.
+    for c in seg.lines[0].candidates:
+        assert np.array_equal(c.mask(seg.labels) > 0, mask[c.y : c.y2, c.x : c.x2] > 0)
+
+
+def test_a_seven_segment_one_is_joined_even_alone() -> None:
+    seg, _ = segment_display(seven_segment("11"), 20, 150)
+    assert glyph_count(seg) == [2]
+    assert all(c.h >= 55 for c in seg.lines[0].candidates)
+
+
+def test_decimal_point_between_seven_segment_digits() -> None:
+    mask = seven_segment("1234", dot_after=1)
+    seg, fixes = segment_display(mask, 20, 150, decimal_point=True)
+    kinds = "".join("." if c.kind == "dot" else "d" for c in seg.lines[0].candidates)
+    assert kinds == "dd.dd" and fixes.dots == 1
+    seg, _ = segment_display(mask, 20, 150, decimal_point=False)
+    assert all(c.kind == "glyph" for line in seg.lines for c in line.candidates)
+
+
+def test_frame_around_digits_is_removed() -> None:
+    mask = np.zeros((200, 400), np.uint8)
+    cv2.rectangle(mask, (20, 20), (380, 180), 255, 6)
+    for k, d in enumerate("508"):
+        cv2.putText(mask, d, (80 + 90 * k, 130), cv2.FONT_HERSHEY_SIMPLEX, 2.2, 255, 8)
+    out, frames = remove_frames(mask, 20)
+    assert frames == [(17, 17, 367, 167)]
+    assert out[20, 200] == 0 and out[100, 20] == 0, "the ring is gone"
+    assert np.count_nonzero(out) == np.count_nonzero(mask[30:170, 30:370]), "the digits stay"
+    seg, _ = segment_display(mask, 20, 190)
+    assert glyph_count(seg) == [3]
+
+
+def test_frame_cut_open_by_the_image_edge_is_removed_but_a_ruled_line_is_not() -> None:
+    mask = np.zeros((200, 400), np.uint8)
+    cv2.rectangle(mask, (20, 20), (380, 260), 255, 6)  # the bottom side is outside the image
+    for k, d in enumerate("47"):
+        cv2.putText(mask, d, (100 + 110 * k, 130), cv2.FONT_HERSHEY_SIMPLEX, 2.2, 255, 8)
+    _, frames = remove_frames(mask, 20)
+    assert len(frames) == 1
+    ruled = np.zeros((200, 400), np.uint8)
+    cv2.line(ruled, (0, 40), (399, 160), 255, 3)  # a tilted rule whose box holds the digits
+    for k, d in enumerate("47"):
+        cv2.putText(ruled, d, (100 + 110 * k, 80 + 40 * k), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 255, 4)
+    _, frames = remove_frames(ruled, 20)
+    assert frames == []
+
+
+def test_light_digits_in_a_dark_window_become_ink() -> None:
+    # A light meter face (no ink) with a dark counter window; the digits are light, i.e. holes.
+    gray = np.full((200, 420), 220, np.uint8)
+    cv2.rectangle(gray, (40, 50), (380, 150), 25, -1)
+    for k, d in enumerate("0381"):
+        cv2.putText(gray, d, (60 + 80 * k, 130), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 235, 6)
+    binary = np.where(gray < 128, 255, 0).astype(np.uint8)  # dark-on-light: the window is ink
+    out, windows = open_windows(binary, 20, gray=gray)
+    assert windows == [(40, 50, 341, 101)]
+    assert out[60, 50] == 0, "the window is no ink any more"
+    digits_light = (gray > 128)[50:151, 40:381]
+    overlap = np.count_nonzero((out[50:151, 40:381] > 0) & digits_light) / np.count_nonzero(digits_light)
+    assert overlap > 0.9
+    seg, _ = segment_display(binary, 20, 190, gray=gray)
+    assert glyph_count(seg) == [4]
+
+
+def test_two_loops_of_a_handwritten_8_are_no_window() -> None:
+    gray = np.full((200, 200), 230, np.uint8)
+    cv2.putText(gray, "8", (40, 170), cv2.FONT_HERSHEY_SIMPLEX, 5.0, 20, 30)
+    binary = np.where(gray < 128, 255, 0).astype(np.uint8)
+    out, windows = open_windows(binary, 20, gray=gray)
+    assert windows == [] and out is binary
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_handwritten_scenes_are_not_joined(seed: int) -> None:
+    scenes = pytest.importorskip("convert.synth.scenes")
+    from edge_digits.preprocess import preprocess
+
+    scene = scenes.make_scene("single_line", seed)
+    pre = preprocess(scene.image)
+    joined, bars, _ = join_segments(pre.binary, 0.015 * scene.image.shape[0])
+    assert joined is pre.binary and bars == 0
