@@ -85,7 +85,17 @@ def _start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
     if not number:
         proc.kill()
         pytest.fail("Xvfb did not report its display number")
-    return proc, f":{number}"
+    display = f":{number}"
+
+    def accepts_clients() -> bool:
+        try:
+            _screenshot(display)
+        except OSError:
+            return False
+        return True
+
+    wait_for(accepts_clients, 20, f"Xvfb on {display} to accept clients")
+    return proc, display
 
 
 def _screenshot(display: str) -> np.ndarray:
@@ -121,7 +131,10 @@ def test_preview_window_under_xvfb_shows_the_overlay(tmp_path: Path) -> None:
             )
         except AssertionError:
             proc.kill()
-            raise AssertionError("\n".join(err.snapshot()[-20:])) from None
+            xvfb_state = "running" if xvfb.poll() is None else f"exited with {xvfb.returncode}"
+            raise AssertionError(
+                f"Xvfb {xvfb_state}; daemon stderr:\n" + "\n".join(err.snapshot()[-20:])
+            ) from None
         shot = _screenshot(display)
         ys, xs = np.nonzero(np.all(shot == BANNER_BGR, axis=2))
         # The banner is a band as wide as the frame, with the reading written into it in white.
