@@ -20,7 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "BENCHMARKS.md"
 ALL = ("model", "engine", "daemon", "meter", "mqtt", "glyphs")
-HEADER = "# Benchmarks\n\nWritten by `python -m bench` (`make bench`); each section says when and where it ran.\n"
+HEADER = (
+    "# Benchmarks\n\nWritten by `python -m bench` (`make bench`); each section says when and where it ran.\n"
+)
 
 
 def machine() -> str:
@@ -40,10 +42,14 @@ def write_section(name: str, body: str, command: str) -> None:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"<!-- bench:{name} -->\n## {name}\n\n"
-        f"Machine: {machine()}. Date: {stamp}. Command: `{command}`.\n\n{body.strip()}\n<!-- /bench:{name} -->\n"
+        f"Machine: {machine()}. Date: {stamp}. Command: `{command}`.\n\n"
+        f"{body.strip()}\n<!-- /bench:{name} -->\n"
     )
     pattern = re.compile(rf"<!-- bench:{name} -->.*?<!-- /bench:{name} -->\n", re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
     fd, tmp = tempfile.mkstemp(dir=ROOT, prefix=".BENCHMARKS.")
     with os.fdopen(fd, "w") as f:
         f.write(text)
@@ -52,7 +58,8 @@ def write_section(name: str, body: str, command: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", default=list(ALL), help=f"benchmarks to run (default: {' '.join(ALL)})")
+    parser.add_argument("names", nargs="*", default=list(ALL),
+                        help=f"benchmarks to run (default: {' '.join(ALL)})")
     args = parser.parse_args(argv)
     for name in args.names:
         module = importlib.import_module(f"bench.{name}")
