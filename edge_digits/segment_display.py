@@ -197,6 +197,18 @@ def open_windows(
     return (binary if out is None else out), found
 
 
+def _ring(blob: np.ndarray) -> np.ndarray:
+    """The pixels of a closed frame that belong to its ring: those near its outer outline. A digit
+    that touches the frame from inside keeps everything but the touching stub."""
+    filled = _filled(blob)
+    pad = np.zeros((blob.shape[0] + 2, blob.shape[1] + 2), np.uint8)
+    pad[1:-1, 1:-1] = filled
+    depth = cv2.distanceTransform(pad, cv2.DIST_L2, 3)[1:-1, 1:-1]
+    # The ring's own thickness: how deep its pixels lie, typically (most of the blob is ring).
+    thickness = float(np.median(depth[blob])) * 2.0
+    return blob & (depth <= 1.5 * thickness + 1.0)
+
+
 def _encloses(blob: np.ndarray, comps: _Components, inside: np.ndarray, x: int, y: int) -> bool:
     """Does a hole of `blob` (cropped at x, y) hold one of the `inside` components of digit size?"""
     holes = _filled(blob) & ~blob
@@ -245,8 +257,11 @@ def remove_frames(
         return binary, []
     out = None
     found = []
+    img_h, img_w = binary.shape
     for i in maybe:
         x, y, bw, bh = (int(v) for v in st[i, :4])
+        if bw >= 0.95 * img_w and bh >= 0.95 * img_h:
+            continue  # the edge of a sheet or a desk around the whole picture: the segmenter's business
         inside = content[
             (content != i) & (x0[content] > x) & (y0[content] > y)
             & (x0[content] + w[content] < x + bw) & (y0[content] + h[content] < y + bh)
@@ -257,12 +272,13 @@ def remove_frames(
         ink = int(np.count_nonzero(blob))
         if ink > 0.8 * bw * bh:
             continue
-        if not (_encloses(blob, comps, inside, x, y) or _open_frame(blob, st, inside, ink)):
+        closed = _encloses(blob, comps, inside, x, y)
+        if not (closed or _open_frame(blob, st, inside, ink)):
             continue
         if out is None:
             out = binary.copy()
         region = out[y : y + bh, x : x + bw]
-        region[blob] = 0
+        region[_ring(blob) if closed else blob] = 0
         comps.alive[i] = False
         found.append((x, y, bw, bh))
     return (binary if out is None else out), found
