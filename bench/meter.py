@@ -95,8 +95,7 @@ def meter_config(digits: int, state_file: Path, rate: float = CLIP_RATE_PER_MINU
         "meter.digits": digits,
         "meter.max_rate_per_minute": rate,
         "meter.state_file": str(state_file),
-        # A drum between two digits keeps both classes (see docs/meter.md).
-        "reader.confidence_threshold": 0.3,
+        # reader.confidence_threshold is left alone: meter mode lowers it itself (docs/meter.md).
     })
 
 

@@ -84,7 +84,15 @@ def load_classifier(cfg: Config) -> DigitClassifier:
 def build_reader(classifier: DigitClassifier, cfg: Config) -> Any:
     from edge_digits.reader import DigitReader
 
-    return DigitReader(classifier, reader_settings(cfg.reader))
+    settings = reader_settings(cfg.reader)
+    meter_cfg = getattr(cfg, "meter", None)
+    if meter_cfg is not None and getattr(meter_cfg, "enabled", False):
+        # Meter mode judges digit confidence itself (edge_digits.meter.reader_threshold).
+        from edge_digits.meter import reader_threshold
+
+        explicit = "confidence_threshold" in cfg.reader.model_fields_set
+        settings.confidence_threshold = reader_threshold(settings.confidence_threshold, explicit)
+    return DigitReader(classifier, settings)
 
 
 def build_outputs(cfg: Config, preview_backend: PreviewBackend | None = None) -> dict[str, Output]:
@@ -198,6 +206,7 @@ class Daemon:
         self.source: FrameSource | None = None
         self.outputs: dict[str, Output] = {}
         self._wanted: dict[str, set[str] | None] = {}
+        self._recording_epoch: float | None = None  # wall time of position 0 of the file being read
         self.stabilizer = Stabilizer()
         self._configure_pipeline(config)
 
@@ -264,6 +273,7 @@ class Daemon:
         )
 
     def _open_source(self, cfg: Config) -> FrameSource:
+        self._recording_epoch = None
         try:
             source = open_source(cfg.source)
             source.open()
@@ -361,6 +371,17 @@ class Daemon:
                 return
             time.sleep(min(remaining, 0.05))
 
+    def frame_time(self, frame: Any) -> float:
+        """When the frame was taken, in epoch seconds. A recording read faster (or slower) than real
+        time is timed by its position in the file, counted from the wall time of its first frame: the
+        meter's rate rule must see the meter's pace, not the machine's. Live frames happen now."""
+        position = getattr(frame, "position", None)
+        if position is None:
+            return time.time()
+        if self._recording_epoch is None:
+            self._recording_epoch = time.time() - position
+        return self._recording_epoch + position
+
     def process(self, frame: Any) -> None:
         """One frame through ROI, quality, reader and stabiliser; events to the outputs."""
         image = frame.image
@@ -375,7 +396,7 @@ class Daemon:
             if reading.digits:
                 problem = self.blur.judge(q)
         obs = Observation.from_reading(
-            reading, frame.index, time.time(), self.stabilizer.settings.min_confidence, problem
+            reading, frame.index, self.frame_time(frame), self.stabilizer.settings.min_confidence, problem
         )
         result = self.stabilizer.update(obs)
         now = time.monotonic()

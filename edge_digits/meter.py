@@ -44,6 +44,11 @@ PAIR_MASS = 0.6
 # of candidate strings, 2**n, stops being small).
 MAX_UNDECIDED = 5
 DECIMAL_POINT = "."
+# The reader's confidence threshold in meter mode. Under its threshold the reader reports a digit as
+# '?' and keeps only the runner-up class, which would throw away one of the two classes of a drum
+# caught between two digits; the rules decide sureness themselves (min_confidence), so the reader only
+# has to refuse what is no digit at all.
+READER_CONFIDENCE = 0.3
 
 
 class MeterConfig(BaseModel):
@@ -345,6 +350,12 @@ class MeterRules:
 
 
 
+def reader_threshold(configured: float, explicit: bool) -> float:
+    """The reader's confidence threshold in meter mode: READER_CONFIDENCE unless the config sets
+    `reader.confidence_threshold` itself (then that is what the user wants)."""
+    return configured if explicit else min(configured, READER_CONFIDENCE)
+
+
 def split_lines(text: str, digits: Sequence[Digit]) -> tuple[Line, ...]:
     """The lines of a flattened reading: `text` is the lines' texts joined by '|', `digits` all of
     their digits in the same order (what the daemon's vote keeps of a frame)."""
@@ -413,10 +424,12 @@ __all__ = [
     "NEGATIVE_RATE",
     "OUT_OF_RANGE",
     "RATE_TOO_HIGH",
+    "READER_CONFIDENCE",
     "REASONS",
     "WRONG_DIGIT_COUNT",
     "MeterConfig",
     "MeterDecision",
     "MeterRules",
     "MeterVote",
+    "reader_threshold",
 ]

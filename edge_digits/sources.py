@@ -52,6 +52,9 @@ class Frame:
     image: np.ndarray
     index: int  # frame number at the source: position in a file, or count of frames grabbed live
     captured: float  # time.monotonic() when grabbed, for latency
+    # Seconds into a recording (frame index / its frame rate) for a file read faster than real time:
+    # what its clock said when the frame was taken. None for live sources, whose frames happen now.
+    position: float | None = None
 
 
 @dataclass
@@ -180,16 +183,23 @@ class SequentialSource:
 
     live = False
 
-    def __init__(self, name: str, opener: Callable[[], Grabber], loop: bool = False) -> None:
+    def __init__(
+        self, name: str, opener: Callable[[], Grabber], loop: bool = False, fps: float | None = None
+    ) -> None:
+        """`fps`: the recording's frame rate, which times its frames (Frame.position); None asks the
+        grabber (a video file knows its own), and without one frames carry no position."""
         self.name = name
         self.stats = SourceStats()
         self._opener = opener
         self._loop = loop
+        self._fps = fps
         self._grabber: Grabber | None = None
         self._index = -1
 
     def open(self) -> None:
         self._grabber = self._opener()
+        if not self._fps:
+            self._fps = float(getattr(self._grabber, "fps", 0.0) or 0.0) or None
         self.stats.state = "streaming"
 
     def read(self, timeout: float = 0.0) -> Frame | None:
@@ -204,7 +214,9 @@ class SequentialSource:
                     self.stats.dropped += 1
                     continue
                 self.stats.delivered += 1
-                return Frame(image, self._index, time.monotonic())
+                # The index keeps counting through a rewind, so a looped file's time goes on forward.
+                position = self._index / self._fps if self._fps else None
+                return Frame(image, self._index, time.monotonic(), position)
             self._grabber.release()
             if not self._loop or rewound:  # a file that yields nothing even after a rewind is over
                 self._grabber = None
@@ -517,7 +529,7 @@ def _open_folder(cfg: SourceConfig, location: str) -> FrameSource:
         return LiveSource(
             location, opener, _reconnect(cfg), end_at_eof=True, loop=cfg.loop, pace_fps=cfg.fps or 10.0
         )
-    return SequentialSource(location, opener, loop=cfg.loop)
+    return SequentialSource(location, opener, loop=cfg.loop, fps=cfg.fps)
 
 
 def _redact(url: str) -> str:
