@@ -51,6 +51,13 @@ MIN_BARS = 4
 DOT_MIN = 0.06
 DOT_MAX = 0.4
 DOT_BASELINE = 0.18
+# A dial: a round ring (box aspect within these) ...
+DIAL_ASPECT = (0.75, 1.33)
+# ... of thin ink (at most this share of its box) ...
+DIAL_INK = 0.3
+# ... holding a pointer: a stroke at least this share of the ring's size long and this elongated.
+DIAL_HAND = 0.3
+DIAL_HAND_ELONGATION = 2.5
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class DisplayFixes:
     bars: int = 0
     bar_thickness: float = 0.0
     dots: int = 0
+    dials: tuple[tuple[int, int, int, int], ...] = ()
 
 
 @dataclass
@@ -193,6 +201,63 @@ def open_windows(
         region = out[y : y + bh, x : x + bw]
         region[filled] = 0
         region[ink] = 255
+        found.append((x, y, bw, bh))
+    return (binary if out is None else out), found
+
+
+def _is_hand(comps: _Components, j: int, size: float) -> bool:
+    """Is component j a dial's pointer: a straight stroke, long for the dial, much longer than thick?"""
+    x, y, w, h = (int(v) for v in comps.stats[j, :4])
+    ys, xs = np.nonzero(comps.labels[y : y + h, x : x + w] == j)
+    if ys.size < 3:
+        return False
+    lo, hi = np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(np.float64)))
+    length = 4.0 * float(np.sqrt(max(hi, 0.0)))  # a uniform bar of length L has variance L²/12
+    return length >= DIAL_HAND * size and hi >= DIAL_HAND_ELONGATION**2 * max(lo, 0.25)
+
+
+def remove_dials(
+    binary: np.ndarray, min_h: float, comps: _Components | None = None
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Remove the small dials of a meter face (a thin round ring with a pointer inside) with everything
+    inside them: read, a ring is a 0 and its pointer a 1. No digit holds a long stroke inside its loop
+    (the dot in a monospace 0 is short and its 0 is not round), so handwriting and print keep theirs.
+
+    `comps` (a labelling of `binary`) is updated: removed pieces are no longer alive."""
+    comps = comps or _Components.of(binary)
+    st = comps.stats
+    x0, y0, w, h, area = (st[:, k] for k in range(5))
+    lo, hi = DIAL_ASPECT
+    maybe = np.nonzero(
+        comps.alive & (h >= min_h) & (w >= lo * h) & (w <= hi * h) & (area <= DIAL_INK * w * h)
+    )[0]
+    out = None
+    found = []
+    for i in maybe:
+        x, y, bw, bh = (int(v) for v in st[i, :4])
+        inside = np.nonzero(
+            comps.alive & (x0 > x) & (y0 > y) & (x0 + w < x + bw) & (y0 + h < y + bh)
+        )[0]
+        if inside.size == 0 or inside.size > 12:
+            continue
+        blob = comps.labels[y : y + bh, x : x + bw] == i
+        holes = _filled(blob) & ~blob
+        if np.count_nonzero(holes) < 0.3 * bw * bh:
+            continue  # not a ring around its middle
+        size = float(max(bw, bh))
+        if not any(
+            holes[int(st[j, 1]) - y + int(st[j, 3]) // 2, int(st[j, 0]) - x + int(st[j, 2]) // 2]
+            and _is_hand(comps, int(j), size)
+            for j in inside
+        ):
+            continue
+        if out is None:
+            out = binary.copy()
+        for j in (i, *inside.tolist()):
+            jx, jy, jw, jh = (int(v) for v in st[j, :4])
+            region = out[jy : jy + jh, jx : jx + jw]
+            region[comps.labels[jy : jy + jh, jx : jx + jw] == j] = 0
+            comps.alive[j] = False
         found.append((x, y, bw, bh))
     return (binary if out is None else out), found
 
@@ -800,6 +865,19 @@ def remove_separators(seg: Segmentation) -> int:
     return removed
 
 
+def keep_window_lines(seg: Segmentation, windows: list[tuple[int, int, int, int]]) -> int:
+    """When the picture shows a counter's window, its digits are the reading: lines outside every
+    window (the small dials of the face, the unit, a serial number) are dropped. Returns how many."""
+
+    def inside(c: Candidate) -> bool:
+        return any(x <= c.cx <= x + w and y <= c.y + c.h / 2 <= y + h for x, y, w, h in windows)
+
+    kept = [ln for ln in seg.lines if any(inside(c) for c in ln.candidates if c.kind == "glyph")]
+    dropped = len(seg.lines) - len(kept)
+    seg.lines[:] = kept
+    return dropped
+
+
 def segment_display(
     binary: np.ndarray,
     min_height: float,
@@ -820,15 +898,18 @@ def segment_display(
             seeds = seeds.copy()
             for x, y, w, h in windows:
                 seeds[y : y + h, x : x + w] = work[y : y + h, x : x + w] > 0
+    work, dials = remove_dials(work, min_height, comps)
     work, frames = remove_frames(work, min_height, comps)
-    if frames and seeds is not None:
+    if (frames or dials) and seeds is not None:
         seeds = seeds & (work > 0)
     joined, n_bars, t = join_segments(work, min_height, comps)
     seg = segment(joined, min_height, max_height, decimal_point, seeds)
     if joined is not work:
         # Candidates keep the joined components' label ids, but their masks come from real ink only.
         seg.labels[work == 0] = 0
+    if windows:
+        keep_window_lines(seg, windows)
     remove_separators(seg)
     dots = place_decimal_points(seg, seeds) if decimal_point else 0
-    fixes = DisplayFixes(tuple(windows), tuple(frames), n_bars, t, dots)
+    fixes = DisplayFixes(tuple(windows), tuple(frames), n_bars, t, dots, tuple(dials))
     return seg, fixes

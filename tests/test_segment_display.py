@@ -12,6 +12,7 @@ from edge_digits.segment import segment
 from edge_digits.segment_display import (
     join_segments,
     open_windows,
+    remove_dials,
     remove_frames,
     segment_display,
 )
@@ -140,3 +141,31 @@ def test_handwritten_scenes_are_not_joined(seed: int) -> None:
     pre = preprocess(scene.image)
     joined, bars, _ = join_segments(pre.binary, 0.015 * scene.image.shape[0])
     assert joined is pre.binary and bars == 0
+
+
+def test_window_digits_are_the_reading_and_dials_on_the_face_go() -> None:
+    # A light meter face: a dark counter window with light digits, and below it two small dials (a thin
+    # ring with ticks and a pointer), which read alone would be a 0 and a 1.
+    gray = np.full((300, 420), 220, np.uint8)
+    cv2.rectangle(gray, (40, 30), (380, 130), 25, -1)
+    for k, d in enumerate("0381"):
+        cv2.putText(gray, d, (60 + 80 * k, 110), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 235, 6)
+    for cx in (120, 300):
+        cv2.circle(gray, (cx, 220), 40, 30, 2)
+        cv2.line(gray, (cx, 220), (cx + 22, 200), 30, 3)
+    binary = np.where(gray < 128, 255, 0).astype(np.uint8)
+    seg, fixes = segment_display(binary, 20, 290, gray=gray)
+    assert len(fixes.dials) == 2
+    assert glyph_count(seg) == [4], "only the window's digits are left"
+    assert all(c.y2 <= 131 for line in seg.lines for c in line.candidates)
+
+
+def test_dial_rule_keeps_digits_with_something_in_their_loop() -> None:
+    # A monospace 0 with a dot inside, a round handwritten-looking 0 and a 6: none is a dial.
+    binary = np.zeros((160, 420), np.uint8)
+    cv2.ellipse(binary, (60, 80), (30, 50), 0, 0, 360, 255, 8)
+    cv2.ellipse(binary, (60, 80), (5, 9), 0, 0, 360, 255, -1)
+    cv2.circle(binary, (180, 80), 45, 255, 5)
+    cv2.putText(binary, "6", (260, 130), cv2.FONT_HERSHEY_SIMPLEX, 3.0, 255, 6)
+    out, dials = remove_dials(binary, 20)
+    assert dials == [] and out is binary
