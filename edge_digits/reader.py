@@ -34,11 +34,15 @@ REJECT = 10  # the classifier's "not a digit" class
 # Tokens: neighbours further apart than this share of the smaller one's height belong to different
 # words (printed words sit ≥ 0.3 digit heights from the number they label).
 WORD_GAP = 0.35
-# A token this much shorter than the line's digit tokens is a printed label if anything in it is unsure.
-SHORT_TOKEN = 0.8
+# A run of digits this much shorter than the line's tallest run is a printed label when it stood next to
+# a reject or holds an unsure digit.
+SHORT_TOKEN = 0.85
+# At the end of a run next to a word, a glyph this much smaller than the run is a lower-case letter.
+SMALL_LETTER = 0.75
 # Choosing between a wide candidate read whole or cut into pieces: each extra piece must pay for itself
 # with this much more mean log-confidence, so a wide 0 is not read as "11".
 SPLIT_PENALTY = 0.12
+SPLIT_MIN_CONFIDENCE = 0.75
 
 
 class Classifier(Protocol):
@@ -241,7 +245,14 @@ class DigitReader:
             best_pieces: list[Candidate] | None = None
             best_first = whole
             best_score = r.score(whole, 1)
+            whole_rejected = r.top[whole] >= REJECT and r.p_top[whole] >= 0.9
             for pieces, first in alts:
+                # A cut must give confident digits throughout: cut letters give doubtful ones. And what
+                # the network calls surely no digit is not cut into strokes that pass for 1s (N, W, M).
+                if min(r.digit_conf(first, len(pieces))) < SPLIT_MIN_CONFIDENCE:
+                    continue
+                if whole_rejected and 1 in r.top[first : first + len(pieces)]:
+                    continue
                 score = r.score(first, len(pieces)) - SPLIT_PENALTY * (len(pieces) - 1)
                 if score > best_score:
                     best_pieces, best_first, best_score = pieces, first, score
@@ -279,6 +290,11 @@ class _Ranked:
         # A crop scores the log-probability of its best digit class, even when "reject" is on top.
         self.log_digit: list[float] = np.log(np.maximum(best_digit, 1e-6)).tolist()
 
+    def digit_conf(self, first: int, count: int) -> list[float]:
+        """Confidence of each crop as a digit (0 for a crop the network rejects)."""
+        return [p if t < REJECT else 0.0 for t, p in zip(self.top[first : first + count],
+                                                        self.p_top[first : first + count], strict=True)]
+
     def score(self, first: int, count: int) -> float:
         """Mean digit log-probability of `count` crops from `first` on."""
         return sum(self.log_digit[first : first + count]) / count
@@ -287,41 +303,108 @@ class _Ranked:
 def _drop_words(items: list[_Item], height: float) -> list[_Item]:
     """Context rules for what is not a digit (see the module docstring).
 
-    The line is cut into tokens at gaps wider than a share of the neighbours' height (a printed word
-    sits further from the number it labels than its letters from each other). A token is dropped when
-    at least half of its glyphs are rejects or unsure, or when it is clearly shorter than the line's
-    digit tokens and holds any reject or unsure glyph (printed labels and units are smaller than the
-    handwritten number beside them). What remains loses rejects at its ends (a $ before an amount)."""
+    1. The line is cut into tokens at gaps wider than a share of the neighbours' height (a printed word
+       sits further from the number it labels than its letters from each other).
+    2. A token of two or more glyphs of which at least half are rejects or unsure is a word: dropped.
+    3. In a token, rejects cut the digits into runs. A single reject between two runs of at least two
+       digits, all of one height, is a digit the network did not know: '?'. Otherwise the rejects go;
+       a run beside them of one or two glyphs, or of up to four between two of them, is a word's
+       letters that look like digits ("TOTAL" → O, "Gallons" → 110); a run with a third or more unsure
+       is no number; a small glyph at a run's end next to a reject is a lower-case letter ("No.").
+    4. A run clearly shorter than the line's tallest run, next to a reject or holding an unsure digit,
+       is a printed label or unit beside the handwritten number (labels are printed smaller)."""
     if not items:
         return items
+    gaps = [it.box[0] - (prev.box[0] + prev.box[2]) for prev, it in itertools.pairwise(items)]
     tokens: list[list[_Item]] = [[items[0]]]
-    for prev, it in itertools.pairwise(items):
-        gap = it.box[0] - (prev.box[0] + prev.box[2])
+    for k, (prev, it) in enumerate(itertools.pairwise(items)):
+        gap = gaps[k]
         ref = min(prev.box[3], it.box[3]) if prev.kind != "dot" and it.kind != "dot" else height
-        if gap > WORD_GAP * ref:
+        # Also a gap much wider than the spacing on either side of it: the end of a printed word, whose
+        # letters sit closer together than the word sits to the number.
+        around = min(gaps[k - 1] if k > 0 else gap, gaps[k + 1] if k + 1 < len(gaps) else gap)
+        if gap > WORD_GAP * ref or (gap > 0.15 * ref and gap > 3 * max(around, 1)):
             tokens.append([])
         tokens[-1].append(it)
-    stats = []
+    runs: list[tuple[list[_Item], bool]] = []  # (items, next to a reject)
     for tok in tokens:
         glyphs = [it for it in tok if it.kind != "dot"]
         bad = sum(it.kind == "reject" or it.value == UNKNOWN for it in glyphs)
-        tall = median_of([it.box[3] for it in glyphs]) if glyphs else 0.0
-        stats.append((glyphs, bad, tall))
-    ref_h = max((tall for glyphs, bad, tall in stats if glyphs and 2 * bad < len(glyphs)), default=0.0)
+        if not glyphs or (len(glyphs) >= 2 and 2 * bad >= len(glyphs)):
+            continue
+        runs.extend(_runs_of(tok))
+    heights = [median_of([it.box[3] for it in r if it.kind != "dot"]) for r, _ in runs]
+    multi = [h for (r, _), h in zip(runs, heights, strict=True) if len(r) >= 2]
+    ref_h = max(multi or heights or [0.0])
     out: list[_Item] = []
-    for tok, (glyphs, bad, tall) in zip(tokens, stats, strict=True):
-        if not glyphs or 2 * bad >= len(glyphs):
+    for k, ((run, bordered), h) in enumerate(zip(runs, heights, strict=True)):
+        unsure = any(it.value == UNKNOWN for it in run)
+        if h < SHORT_TOKEN * ref_h and (bordered or (unsure and len(run) >= 2)):
             continue
-        if bad and tall < SHORT_TOKEN * ref_h:
-            continue
-        # Strip rejects (and dots) from the ends: a $ before an amount, a unit letter after it.
-        a, b = 0, len(tok)
-        while a < b and tok[a].kind != "digit":
-            a += 1
-        while b > a and tok[b - 1].kind != "digit":
-            b -= 1
-        out.extend(tok[a:b])
+        if unsure and len(run) == 1 and not bordered and k in (0, len(runs) - 1):
+            continue  # an unsure mark at either end of the line is no digit of it
+        out.extend(run)
     return out
+
+
+def _runs_of(tok: list[_Item]) -> list[tuple[list[_Item], bool]]:
+    """Rule 3 of _drop_words on one token: its runs of digits, each with whether a reject bordered it."""
+    parts: list[list[_Item]] = []  # alternating: digit runs and reject groups, each a non-empty list
+    for it in tok:
+        is_reject = it.kind == "reject"
+        if parts and (parts[-1][0].kind == "reject") == is_reject:
+            parts[-1].append(it)
+        else:
+            parts.append([it])
+    # A lone reject inside a digit string of one height is an unknown digit.
+    k = 1
+    while k < len(parts) - 1:
+        left, mid, right = parts[k - 1], parts[k], parts[k + 1]
+        if (
+            mid[0].kind == "reject"
+            and len(mid) == 1
+            and min(_digit_count(left), _digit_count(right)) >= 2
+            and _similar_heights(left, mid, right)
+        ):
+            mid[0] = _Item(mid[0].box, "digit", UNKNOWN, mid[0].confidence)
+            parts[k - 1 : k + 2] = [left + mid + right]
+        else:
+            k += 1
+    out = []
+    for k, part in enumerate(parts):
+        if part[0].kind == "reject":
+            continue
+        before = k > 0 and parts[k - 1][0].kind == "reject"
+        after = k + 1 < len(parts) and parts[k + 1][0].kind == "reject"
+        run = list(part)
+        h = median_of([it.box[3] for it in run if it.kind != "dot"] or [0])
+        # Lower-case letters at the end that touches a word.
+        while before and run and (run[0].kind == "dot" or run[0].box[3] < SMALL_LETTER * h):
+            run.pop(0)
+        while after and run and (run[-1].kind == "dot" or run[-1].box[3] < SMALL_LETTER * h):
+            run.pop()
+        # Dots belong between digits only.
+        while run and run[0].kind == "dot":
+            run.pop(0)
+        while run and run[-1].kind == "dot":
+            run.pop()
+        n = _digit_count(run)
+        if n == 0:
+            continue
+        unsure = sum(it.value == UNKNOWN for it in run)
+        if (n >= 2 and 3 * unsure >= n) or ((before or after) and n <= 2) or (before and after and n <= 4):
+            continue
+        out.append((run, before or after))
+    return out
+
+
+def _similar_heights(*parts: list[_Item]) -> bool:
+    hs = [median_of([i.box[3] for i in part]) for part in parts]
+    return max(hs) <= 1.2 * min(hs)
+
+
+def _digit_count(part: list[_Item]) -> int:
+    return sum(it.kind == "digit" for it in part)
 
 
 def _ms(t0: float) -> float:

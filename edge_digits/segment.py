@@ -30,6 +30,12 @@ MERGED_MAX = 1.45  # a digit with its merged fragments is never taller than this
 TOO_TALL = 1.7  # a candidate this much taller than its line is a border, a rule or clutter
 DOT_MAX = 0.38  # a decimal point is at most this tall and wide
 SPLIT_FROM = 0.92  # a candidate wider than this is considered as touching digits too
+# Cutting touching digits apart: piece widths in line heights (a 1 is narrow), and how much a width
+# away from the typical one costs against a cut through one full column of ink.
+MIN_PIECE = 0.15
+MAX_PIECE = 1.15
+TYPICAL_PIECE = 0.62
+WIDTH_WEIGHT = 1.5
 # Chaining into lines: neighbours at most this many (larger) heights apart, centres within this share.
 LINE_GAP = 3.0
 LINE_CENTRE = 0.55
@@ -345,34 +351,57 @@ def _merge_overlapping(line: list[Candidate], height: float) -> list[Candidate]:
     return out
 
 
+def _cut_options(proj: np.ndarray, n_max: int, height: float) -> list[tuple[float, list[int]]]:
+    """Ways to cut a blob into 2..n_max digits, as (cost, cut columns): through little ink, into
+    pieces of plausible digit widths. Dynamic programming over the columns, vectorised per cut: the best
+    placement of the k-th cut at every column does not depend on how many cuts follow."""
+    w = proj.size
+    lo, hi = max(1, int(MIN_PIECE * height)), max(2, int(MAX_PIECE * height))
+    if w < 2 * lo:
+        return []
+    ink = np.append(proj / max(float(proj.max()), 1.0), 0.0)
+    widths = np.arange(lo, hi + 1)
+    width_cost = WIDTH_WEIGHT * (widths / height - TYPICAL_PIECE) ** 2
+    cols = np.arange(w + 1)
+    starts = cols[:, None] - widths[None, :]  # start of the piece that ends at each column
+    valid = starts >= 0
+    starts = np.where(valid, starts, 0)
+    cost = np.full(w + 1, np.inf)
+    cost[0] = 0.0
+    backs = []
+    options = []
+    for _ in range(1, n_max):
+        total = np.where(valid, cost[starts] + width_cost[None, :], np.inf)
+        j = np.argmin(total, axis=1)
+        best = total[cols, j]
+        backs.append(starts[cols, j])
+        cost = best + ink  # the k-th cut at each column
+        cost[w] = np.inf  # a cut at the very end is no cut
+        # Close with a last piece to the end: n = k + 1 pieces.
+        last = w - widths
+        ok = last >= 0
+        if not ok.any():
+            break
+        final = np.where(ok, cost[np.where(ok, last, 0)] + width_cost, np.inf)
+        m = int(np.argmin(final))
+        if np.isfinite(final[m]):
+            cuts = [int(last[m])]
+            for back in reversed(backs[1:]):
+                cuts.append(int(back[cuts[-1]]))
+            options.append((float(final[m]), sorted(cuts)))
+    return options
+
+
 def _split_hypotheses(
     c: Candidate, labels: np.ndarray, digit_w: float, height: float
 ) -> list[list[Candidate]]:
-    """Ways to cut a too-wide candidate into 2..n digits at minima of its column projection."""
+    """Ways to cut a too-wide candidate into several digits, through little ink and into pieces of
+    digit width; only the two cheapest are kept (each hypothesis costs crops to classify)."""
     mask = c.mask(labels) > 0
     proj = mask.sum(axis=0).astype(np.float64)
+    n_max = min(8, math.ceil(c.w / (0.4 * height)) + 1)
     out = []
-    # Only the two counts nearest the width in digits: every hypothesis costs crops to classify.
-    estimate = c.w / max(digit_w, 1.0)
-    counts = sorted({min(8, max(2, math.floor(estimate))), min(8, max(2, math.ceil(estimate)))})
-    for n in counts:
-        step = c.w / n
-        if step < 0.25 * height:
-            break
-        cuts = []
-        for k in range(1, n):
-            centre = k * step
-            lo = int(max(1, centre - 0.35 * step))
-            hi = int(min(c.w - 1, centre + 0.35 * step))
-            if hi <= lo:
-                cuts = []
-                break
-            window = proj[lo:hi]
-            # Lowest ink, then nearest to the even spacing.
-            dist = np.abs(np.arange(lo, hi) - centre) / max(step, 1.0)
-            cuts.append(lo + int(np.argmin(window + 0.5 * window.max() * dist)))
-        if not cuts:
-            continue
+    for _, cuts in sorted(_cut_options(proj, n_max, height))[:2]:
         bounds = [0, *cuts, c.w]
         pieces = []
         for a, b in itertools.pairwise(bounds):

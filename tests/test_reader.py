@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -94,32 +95,53 @@ def test_no_printed_letter_becomes_a_digit(benchmark_readings):
     assert not leaked
 
 
-def printed_words_page(seed: int) -> np.ndarray:
-    """Only printed words (the labels of the scenes, in their fonts): nothing here is a digit."""
-    from convert.synth.scenes import _printed_word
+FONTS = sorted(Path("/usr/share/fonts/truetype/dejavu").glob("DejaVu*.ttf"))
 
+
+def printed_word(word: str, cap_height: float, font: Path) -> np.ndarray:
+    """Coverage (0..1) of a word printed with `font`, its capitals `cap_height` pixels high."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    face = ImageFont.truetype(str(font), max(8, round(cap_height / 0.73)))
+    left, top, right, bottom = face.getbbox(word)
+    canvas = Image.new("L", (right - left + 4, bottom - top + 4), 0)
+    ImageDraw.Draw(canvas).text((2 - left, 2 - top), word, fill=255, font=face)
+    return np.asarray(canvas, np.float32) / 255.0
+
+
+def printed_words_page(seed: int) -> tuple[np.ndarray, int]:
+    """Only printed words (the labels of the scenes and others, in DejaVu faces), and how many letters."""
     rng = np.random.default_rng(seed)
     page = np.full((480, 640, 3), 235, np.float32)
+    letters = 0
     y = 40
     while y < 420:
         x = int(rng.integers(20, 80))
         while x < 560:
-            word = str(rng.choice([*WORDS, "METER", "READING", "Customer copy"]))
-            cover = _printed_word(word, float(rng.uniform(18, 45)), rng)
+            word = str(rng.choice([*WORDS, "METER", "READING", "Customer copy", "RECEIPT", "Pump"]))
+            cover = printed_word(word, float(rng.uniform(18, 45)), FONTS[int(rng.integers(len(FONTS)))])
             h, w = cover.shape
             if x + w >= 630 or y + h >= 470:
                 break
             region = page[y : y + h, x : x + w]
             region *= 1.0 - cover[..., None] * 0.85
+            letters += sum(ch.isalpha() for ch in word)
             x += w + int(rng.integers(15, 60))
         y += int(rng.uniform(60, 90))
-    return np.clip(page, 0, 255).astype(np.uint8)
+    return np.clip(page, 0, 255).astype(np.uint8), letters
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_a_page_of_printed_words_reads_as_nothing(reader, seed):
-    reading = reader.read(printed_words_page(seed))
-    assert [d.value for d in reading.digits if d.value.isdigit()] == []
+@pytest.mark.skipif(not FONTS, reason="fonts-dejavu-core not installed")
+def test_pages_of_printed_words_read_as_next_to_nothing(reader):
+    """Words alone, with no number to compare them with: the reject class and the word rules keep all
+    but a few letters (an I or an l is a 1 in many faces) from becoming digits."""
+    leaked = letters = 0
+    for seed in range(4):
+        page, n = printed_words_page(seed)
+        letters += n
+        leaked += sum(d.value.isdigit() for d in reader.read(page).digits)
+    assert letters > 150
+    assert leaked <= 0.03 * letters, (leaked, letters)
 
 
 class CountingClassifier:
@@ -171,15 +193,18 @@ def test_a_4000x3000_photo_is_read_downscaled_with_boxes_in_its_own_coordinates(
 
 
 def test_raising_the_threshold_turns_unsure_digits_into_question_marks(classifier):
-    scene = make_scene("multi_line", 5)
-    loose = DigitReader(classifier, ReaderSettings(confidence_threshold=0.0)).read(scene.image)
-    confidences = sorted(d.confidence for d in loose.digits)
-    cut = confidences[len(confidences) // 3]
-    strict_settings = ReaderSettings(confidence_threshold=min(1.0, cut + 1e-6))
-    strict = DigitReader(classifier, strict_settings).read(scene.image)
-    unsure = [d for d in strict.digits if d.value == "?"]
-    assert unsure and all(d.confidence <= cut + 1e-6 for d in unsure)
+    # A scene whose digits are read right, one of them with less than full confidence.
+    for seed in range(50):
+        scene = make_scene("single_line", seed)
+        loose = DigitReader(classifier, ReaderSettings(confidence_threshold=0.0)).read(scene.image)
+        unsure = sorted(d.confidence for d in loose.digits if d.confidence < 0.999)
+        if loose.text == scene.text and len(scene.text) >= 6 and unsure:
+            break
+    cut = unsure[0]
+    strict = DigitReader(classifier, ReaderSettings(confidence_threshold=cut + 1e-6)).read(scene.image)
     assert "?" not in loose.text
+    assert [d.value == "?" for d in strict.digits] == [d.confidence <= cut for d in loose.digits]
+    assert strict.text.replace("?", "") != scene.text
 
 
 def _scene_with_gap(reader: DigitReader, min_gap: float):
