@@ -872,7 +872,14 @@ def keep_window_lines(seg: Segmentation, windows: list[tuple[int, int, int, int]
     def inside(c: Candidate) -> bool:
         return any(x <= c.cx <= x + w and y <= c.y + c.h / 2 <= y + h for x, y, w, h in windows)
 
-    kept = [ln for ln in seg.lines if any(inside(c) for c in ln.candidates if c.kind == "glyph")]
+    def glyphs(ln: TextLine) -> int:
+        return sum(c.kind == "glyph" for c in ln.candidates)
+
+    in_window = [ln for ln in seg.lines if any(inside(c) for c in ln.candidates if c.kind == "glyph")]
+    # A line outside with as many glyphs as the window's is no dial or unit: something else was taken
+    # for a window (a panel's printed words), and the number may be that line.
+    most = max((glyphs(ln) for ln in in_window), default=0)
+    kept = [ln for ln in seg.lines if ln in in_window or glyphs(ln) >= most]
     dropped = len(seg.lines) - len(kept)
     seg.lines[:] = kept
     return dropped

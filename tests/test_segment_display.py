@@ -169,3 +169,20 @@ def test_dial_rule_keeps_digits_with_something_in_their_loop() -> None:
     cv2.putText(binary, "6", (260, 130), cv2.FONT_HERSHEY_SIMPLEX, 3.0, 255, 6)
     out, dials = remove_dials(binary, 20)
     assert dials == [] and out is binary
+
+
+def test_a_number_beside_a_panel_taken_for_a_window_is_kept() -> None:
+    # THIS SALE $ on a green panel: its letters look like a counter's window; the price 397 beside
+    # them is outside that "window" and must stay (only lines smaller than the window's go).
+    meters = pytest.importorskip("convert.synth.meters")
+    from edge_digits.preprocess import preprocess
+
+    scene = meters.make_meter("printed_sign", 1012)
+    assert scene.text == "397"
+    pre = preprocess(scene.image)
+    h = scene.image.shape[0]
+    seg, fixes = segment_display(pre.binary, 0.01 * h, 0.95 * h, True, pre.seeds, pre.gray)
+    assert fixes.windows, "the case this guards: a window was found on the panel"
+    number_x = min(b[0] for b in scene.boxes[0])
+    kept = [c for line in seg.lines for c in line.candidates if c.kind == "glyph" and c.x >= number_x - 5]
+    assert len(kept) >= 3
