@@ -46,19 +46,24 @@ def components_picture(labels: np.ndarray, seg: Any) -> np.ndarray:
 
 
 def final_picture(image: np.ndarray, reading: Reading) -> np.ndarray:
-    """The input with a box per digit and 'digit confidence' above it; '?' in red."""
+    """The input with a box per digit, the digit above it and its confidence (percent) below it;
+    unsure digits ('?') in red."""
     out = _bgr(image)
     h = out.shape[0]
-    font_scale = max(0.35, min(1.2, h / 900))
-    thick = 1 if font_scale < 0.8 else 2
+    big = max(0.4, min(1.4, h / 700))
+    small = 0.75 * big
+    thick = 1 if big < 0.9 else 2
     for line in reading.lines:
         for d in line.digits:
             b = d.box
-            colour = (0, 0, 230) if d.value == UNKNOWN else (0, 170, 0)
-            cv2.rectangle(out, (b.x, b.y), (b.x2 - 1, b.y2 - 1), colour, thick)
-            label = f"{d.value} {d.confidence:.2f}".replace("0.", ".")
-            org = (b.x, max(10, b.y - 3))
-            cv2.putText(out, label, org, cv2.FONT_HERSHEY_SIMPLEX, font_scale, colour, thick, cv2.LINE_AA)
+            colour = (0, 0, 230) if d.value == UNKNOWN else (0, 160, 0)
+            cv2.rectangle(out, (b.x, b.y), (b.x2 - 1, b.y2 - 1), colour, 1)
+            cv2.putText(out, d.value, (b.x, max(10, b.y - 3)), cv2.FONT_HERSHEY_SIMPLEX, big, colour, thick,
+                        cv2.LINE_AA)
+            conf = f"{round(100 * d.confidence)}"
+            (_, th), _ = cv2.getTextSize(conf, cv2.FONT_HERSHEY_SIMPLEX, small, 1)
+            org = (b.x, min(h - 2, b.y2 + th + 3))
+            cv2.putText(out, conf, org, cv2.FONT_HERSHEY_SIMPLEX, small, colour, 1, cv2.LINE_AA)
     return out
 
 

@@ -91,6 +91,7 @@ def _write_png(path: Path, picture: Any) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(buf.tobytes())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; these are pictures to look at
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
