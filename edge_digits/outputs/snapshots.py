@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import cv2
 
+from edge_digits.atomic import write_atomic
 from edge_digits.outputs.base import FrameView
 from edge_digits.outputs.overlay import annotate
 
@@ -27,15 +26,7 @@ def write_image_atomic(path: Path, image: Any, fmt: str = "jpg") -> None:
     ok, data = cv2.imencode(f".{fmt}", image)
     if not ok:
         raise OSError(f"{path}: cannot encode a {fmt} image")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, data.tobytes())
 
 
 class SnapshotsOutput:

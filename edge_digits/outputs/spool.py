@@ -20,10 +20,11 @@ import fcntl
 import json
 import logging
 import os
-import tempfile
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+
+from edge_digits.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class Spool:
         seq = self._next_seq
         self._next_seq += 1
         data = json.dumps({"topic": topic, "payload": payload, "qos": qos, "retain": retain})
-        _write_atomically(self._file(seq), data)
+        write_atomic(self._file(seq), data, durable=True)
         self._seqs.append(seq)
         self._trim()
         return seq
@@ -138,26 +139,6 @@ class Spool:
             elif entry.suffix == SUFFIX and entry.stem.isdigit():
                 seqs.append(int(entry.stem))
         return sorted(seqs)
-
-
-def _write_atomically(path: Path, data: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    # The rename must reach the disk too, or a power cut can lose a message we already counted as safe.
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def try_lock(path: Path | str) -> int | None:
