@@ -17,13 +17,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    rotation_deg: float = 12.0  # uniform ± this
-    scale: float = 0.10  # zoom factor in 1 ± this
-    shift_px: float = 2.0  # uniform ± this, each axis
+    rotation_deg: float = 10.0  # uniform ± this
+    scale: float = 0.08  # zoom factor in 1 ± this
+    shift_px: float = 1.5  # uniform ± this, each axis
     shear: float = 0.10  # horizontal shear (slanted handwriting, italic print)
-    stroke_prob: float = 0.5  # chance to thicken or thin the stroke (half each)
-    blur_prob: float = 0.2  # chance of a 3×3 Gaussian softening
-    noise_prob: float = 0.2  # chance of Gaussian noise
+    stroke_prob: float = 0.4  # chance to thicken or thin the stroke (half each)
+    blur_prob: float = 0.15  # chance of a 3×3 Gaussian softening
+    noise_prob: float = 0.15  # chance of Gaussian noise
     noise_sigma: float = 12.0  # noise std in pixel units (0..255), drawn up to this
 
     def to_dict(self) -> dict[str, float]:

@@ -43,6 +43,8 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate,
                    help=f"peak; default {d.learning_rate}")
+    p.add_argument("--reject-weight", type=float, default=d.reject_weight,
+                   help=f"loss weight of the reject class; default {d.reject_weight}")
     p.add_argument("--no-augment", action="store_true", help="train without augmentation")
 
 
@@ -96,7 +98,7 @@ def _train_config(args: argparse.Namespace) -> Any:
     return TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, limit=args.limit,
         synthetic_per_domain=args.synthetic_per_domain, seed=args.seed, learning_rate=args.learning_rate,
-        augment=not args.no_augment, data_dir=args.data,
+        reject_weight=args.reject_weight, augment=not args.no_augment, data_dir=args.data,
     )
 
 

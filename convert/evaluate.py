@@ -175,7 +175,18 @@ def _save(fig: Any, path: Path) -> None:
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    write_atomic(path, buf.getvalue())
+    write_atomic(path, small_png(buf.getvalue()))
+
+
+def small_png(png: bytes, colors: int = 64) -> bytes:
+    """A 64-colour palette PNG: these plots have few colours, and the files are committed with the model."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(colors).save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def evaluate(
