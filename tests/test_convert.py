@@ -1,7 +1,7 @@
 """A tiny end-to-end `edge-digits-convert all`: train → quantize → evaluate → ship, on a few thousand images.
 
 MNIST's training split is not committed (only the test set is): it is taken from $EDGE_DIGITS_MNIST,
-the shared copy on the development machine, or Keras' cache. Without any of them the training test is
+`../shared/datasets/mnist` beside the checkout, or Keras' cache. Without any of them the training test is
 skipped, except under CI, where it falls back to Keras' download and fails if that is impossible.
 """
 
@@ -19,7 +19,8 @@ from convert.data import ENV_VAR, load_test_set
 
 CANDIDATES = (
     os.environ.get(ENV_VAR),
-    "/work/shared/datasets/mnist",
+    # The checkout's neighbour `../shared/datasets/mnist`, as on the development machines and in CI.
+    str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"),
     str(Path.home() / ".keras" / "datasets"),
 )
 
