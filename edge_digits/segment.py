@@ -36,6 +36,7 @@ MIN_PIECE = 0.15
 MAX_PIECE = 1.15
 TYPICAL_PIECE = 0.62
 WIDTH_WEIGHT = 1.5
+SECOND_CUT = 0.5  # a second way to cut is classified too when it costs at most this much more
 # Chaining into lines: neighbours at most this many (larger) heights apart, centres within this share.
 LINE_GAP = 3.0
 LINE_CENTRE = 0.55
@@ -401,7 +402,10 @@ def _split_hypotheses(
     proj = mask.sum(axis=0).astype(np.float64)
     n_max = min(8, math.ceil(c.w / (0.4 * height)) + 1)
     out = []
-    for _, cuts in sorted(_cut_options(proj, n_max, height))[:2]:
+    options = sorted(_cut_options(proj, n_max, height))
+    # The cheapest cut, and the runner-up only when it is nearly as good.
+    options = options[:1] + [o for o in options[1:2] if o[0] <= options[0][0] + SECOND_CUT]
+    for _, cuts in options:
         bounds = [0, *cuts, c.w]
         pieces = []
         for a, b in itertools.pairwise(bounds):
