@@ -101,14 +101,15 @@ def as_image(image: Any) -> np.ndarray | None:
         return np.ascontiguousarray(a)
     if a.dtype == np.bool_:
         return np.ascontiguousarray(a.astype(np.uint8) * 255)
-    f = a.astype(np.float32)
+    f = a.astype(np.float64)
     if not np.isfinite(f).all():
         f = np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0)
     lo, hi = float(f.min()), float(f.max())
     if a.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
         f = f * 255.0
     elif lo < 0.0 or hi > 255.0:
-        f = (f - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(f)
+        # Scaled in two steps: hi - lo may not be representable for the widest floats.
+        f = (f / 2 - lo / 2) * (255.0 / (hi / 2 - lo / 2)) if hi > lo else np.zeros_like(f)
     return np.ascontiguousarray(np.clip(f + 0.5, 0, 255).astype(np.uint8))
 
 
@@ -248,10 +249,12 @@ class DigitReader:
             whole_rejected = r.top[whole] >= REJECT and r.p_top[whole] >= 0.9
             for pieces, first in alts:
                 # A cut must give confident digits throughout: cut letters give doubtful ones. And what
-                # the network calls surely no digit is not cut into strokes that pass for 1s (N, W, M).
+                # the network calls surely no digit is not cut into strokes that mostly pass for 1s
+                # (N, W, M).
                 if min(r.digit_conf(first, len(pieces))) < SPLIT_MIN_CONFIDENCE:
                     continue
-                if whole_rejected and 1 in r.top[first : first + len(pieces)]:
+                ones = r.top[first : first + len(pieces)].count(1)
+                if whole_rejected and 3 * ones >= 2 * len(pieces):
                     continue
                 score = r.score(first, len(pieces)) - SPLIT_PENALTY * (len(pieces) - 1)
                 if score > best_score:
@@ -305,12 +308,14 @@ def _drop_words(items: list[_Item], height: float) -> list[_Item]:
 
     1. The line is cut into tokens at gaps wider than a share of the neighbours' height (a printed word
        sits further from the number it labels than its letters from each other).
-    2. A token of two or more glyphs of which at least half are rejects or unsure is a word: dropped.
-    3. In a token, rejects cut the digits into runs. A single reject between two runs of at least two
-       digits, all of one height, is a digit the network did not know: '?'. Otherwise the rejects go;
-       a run beside them of one or two glyphs, or of up to four between two of them, is a word's
-       letters that look like digits ("TOTAL" → O, "Gallons" → 110); a run with a third or more unsure
-       is no number; a small glyph at a run's end next to a reject is a lower-case letter ("No.").
+    2. A token of two or more glyphs of which at least half are rejects (an unsure digit counting half)
+       is a word: dropped.
+    3. In a token, rejects cut the digits into runs. The only reject of a token, between two runs of
+       digits of one height (three or more digits together) and itself no smaller, is a digit the
+       network did not know: '?'. Otherwise the rejects go; a run beside them of one or two glyphs, or
+       of up to four between two of them, is a word's letters that look like digits ("TOTAL" → O,
+       "Gallons" → 110); a run with two or more unsure and at least a third unsure is no number; a
+       small glyph at a run's end next to a reject is a lower-case letter ("No.").
     4. A run clearly shorter than the line's tallest run, next to a reject or holding an unsure digit,
        is a printed label or unit beside the handwritten number (labels are printed smaller)."""
     if not items:
@@ -329,7 +334,8 @@ def _drop_words(items: list[_Item], height: float) -> list[_Item]:
     runs: list[tuple[list[_Item], bool]] = []  # (items, next to a reject)
     for tok in tokens:
         glyphs = [it for it in tok if it.kind != "dot"]
-        bad = sum(it.kind == "reject" or it.value == UNKNOWN for it in glyphs)
+        # An unsure digit counts half: it is a digit, only not a sure one.
+        bad = sum(1.0 if it.kind == "reject" else 0.5 if it.value == UNKNOWN else 0.0 for it in glyphs)
         if not glyphs or (len(glyphs) >= 2 and 2 * bad >= len(glyphs)):
             continue
         runs.extend(_runs_of(tok))
@@ -356,15 +362,16 @@ def _runs_of(tok: list[_Item]) -> list[tuple[list[_Item], bool]]:
             parts[-1].append(it)
         else:
             parts.append([it])
-    # A lone reject inside a digit string of one height is an unknown digit.
-    k = 1
+    # A lone reject inside a digit string of one height is an unknown digit (in a word there are more).
+    k = 1 if sum(p[0].kind == "reject" for p in parts) == 1 else len(parts)
     while k < len(parts) - 1:
         left, mid, right = parts[k - 1], parts[k], parts[k + 1]
         if (
             mid[0].kind == "reject"
             and len(mid) == 1
-            and min(_digit_count(left), _digit_count(right)) >= 2
-            and _similar_heights(left, mid, right)
+            and min(_digit_count(left), _digit_count(right)) >= 1
+            and _digit_count(left) + _digit_count(right) >= 3
+            and _fits_between(mid[0], left, right)
         ):
             mid[0] = _Item(mid[0].box, "digit", UNKNOWN, mid[0].confidence)
             parts[k - 1 : k + 2] = [left + mid + right]
@@ -392,15 +399,19 @@ def _runs_of(tok: list[_Item]) -> list[tuple[list[_Item], bool]]:
         if n == 0:
             continue
         unsure = sum(it.value == UNKNOWN for it in run)
-        if (n >= 2 and 3 * unsure >= n) or ((before or after) and n <= 2) or (before and after and n <= 4):
+        word_like = ((before or after) and n <= 2) or (before and after and n <= 4)
+        if (unsure >= 2 and 3 * unsure >= n) or word_like:
             continue
         out.append((run, before or after))
     return out
 
 
-def _similar_heights(*parts: list[_Item]) -> bool:
-    hs = [median_of([i.box[3] for i in part]) for part in parts]
-    return max(hs) <= 1.2 * min(hs)
+def _fits_between(it: _Item, left: list[_Item], right: list[_Item]) -> bool:
+    """A reject between two runs of digits is one of them if the runs are of one height (handwriting
+    varies, but not by a third) and it is no smaller than they are (a lower-case letter is)."""
+    hl = median_of([i.box[3] for i in left])
+    hr = median_of([i.box[3] for i in right])
+    return max(hl, hr) <= 1.35 * min(hl, hr) and it.box[3] >= 0.85 * min(hl, hr)
 
 
 def _digit_count(part: list[_Item]) -> int:
