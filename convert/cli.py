@@ -200,9 +200,9 @@ def _print_summary(report: dict[str, Any], out: Path) -> None:
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
-    from convert.manifest import write_atomic
+    from convert.manifest import write_artifact
 
-    write_atomic(dst, src.read_bytes())
+    write_artifact(dst, src.read_bytes())
 
 
 def cmd_all(args: argparse.Namespace) -> int:

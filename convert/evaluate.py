@@ -171,11 +171,11 @@ def plot_misclassified(x: np.ndarray, y: np.ndarray, probs: np.ndarray, path: Pa
 def _save(fig: Any, path: Path) -> None:
     import io
 
-    from convert.manifest import write_atomic
+    from convert.manifest import write_artifact
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    write_atomic(path, small_png(buf.getvalue()))
+    write_artifact(path, small_png(buf.getvalue()))
 
 
 def small_png(png: bytes, colors: int = 64) -> bytes:

@@ -10,11 +10,11 @@ import datetime as dt
 import json
 import os
 import platform
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from edge_digits.atomic import write_atomic
 from edge_digits.runtime import MANIFEST_NAME, load_interpreter_class, sha256_file
 
 LABELS = [str(i) for i in range(10)] + ["reject"]
@@ -86,25 +86,17 @@ def build_manifest(
     return manifest
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write via a temporary file in the same directory, so a reader never sees half a file."""
+def write_artifact(path: Path, data: bytes | str) -> None:
+    """Atomically write a shipped artifact (model, manifest, report, picture), creating its directory."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        # mkstemp makes 0600 files; shipped artifacts should be readable like any other file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Readable like any other file the user creates, not mkstemp's private 0600.
+    umask = os.umask(0)
+    os.umask(umask)
+    write_atomic(path, data, mode=0o666 & ~umask)
 
 
 def write_json(path: Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=2) + "\n")
+    write_artifact(path, json.dumps(data, indent=2) + "\n")
 
 
 def write_manifest(manifest: dict[str, Any], directory: Path) -> Path:

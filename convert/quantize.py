@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from convert.manifest import write_atomic
+from convert.manifest import write_artifact
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +164,8 @@ def quantize_model(
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise QuantizeError(f"{source}: TFLite conversion failed ({first})") from None
     int8_path, float_path = out_dir / int8_name, out_dir / float_name
-    write_atomic(float_path, float_bytes)
-    write_atomic(int8_path, int8_bytes)
+    write_artifact(float_path, float_bytes)
+    write_artifact(int8_path, int8_bytes)
     inq, outq = io_quantization(int8_bytes)
     log.info("wrote %s (%d bytes, input scale %g zero point %d) and %s (%d bytes)",
              int8_path, len(int8_bytes), inq[0], inq[1], float_path, len(float_bytes))
