@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from edge_digits.meter import MeterConfig
+from edge_digits.outputs.mqtt import MqttConfig
 from edge_digits.runtime import DEFAULT_MODEL
 
 EventType = Literal["reading", "heartbeat", "rejected", "frame"]
@@ -169,35 +171,12 @@ class SnapshotsConfig(Section):
     keep: int = Field(500, ge=0)  # newest files kept; 0 = keep all
 
 
-def _optional_section(module: str, name: str) -> Any:
-    """A config model another module provides (MQTT, meter), or None when it is not installed."""
-    try:
-        mod = __import__(module, fromlist=[name])
-    except ImportError:
-        return None
-    return getattr(mod, name, None)
-
-
-_MqttConfig = _optional_section("edge_digits.outputs.mqtt", "MqttConfig")
-_MeterConfig = _optional_section("edge_digits.meter", "MeterConfig")
-
-
 class OutputsConfig(Section):
     stdout: StdoutConfig = Field(default_factory=StdoutConfig)
     logfile: LogfileConfig = Field(default_factory=LogfileConfig)
     preview: PreviewConfig = Field(default_factory=PreviewConfig)
     snapshots: SnapshotsConfig = Field(default_factory=SnapshotsConfig)
-    if _MqttConfig is not None:
-        mqtt: _MqttConfig | None = None  # type: ignore[valid-type]
-    else:
-        mqtt: dict[str, Any] | None = None  # type: ignore[no-redef]
-
-        @field_validator("mqtt")
-        @classmethod
-        def _mqtt_missing(cls, value: Any) -> Any:
-            if value is not None:
-                raise ValueError("the MQTT output is not installed (edge_digits/outputs/mqtt.py)")
-            return value
+    mqtt: MqttConfig | None = None
 
 
 # The reader section mirrors the engine's ReaderSettings dataclass field by field, so a new engine
@@ -246,10 +225,7 @@ class Config(Section):
     process: ProcessConfig = Field(default_factory=ProcessConfig)
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
-    if _MeterConfig is not None:
-        meter: _MeterConfig = Field(default_factory=_MeterConfig)  # type: ignore[valid-type]
-    else:
-        meter: dict[str, Any] | None = None  # type: ignore[no-redef]
+    meter: MeterConfig = Field(default_factory=MeterConfig)
 
 
 # ------------------------------------------------------------------------------------------- loading

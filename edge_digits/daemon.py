@@ -65,12 +65,11 @@ class StartupError(Exception):
 
 def build_rules(cfg: Config) -> Rules:
     """Meter mode's plausibility rules (edge_digits.meter) around the vote, or none."""
-    meter_cfg = getattr(cfg, "meter", None)
-    if meter_cfg is None or not getattr(meter_cfg, "enabled", False):
+    if not cfg.meter.enabled:
         return NoRules()
     from edge_digits.meter import MeterRules, MeterVote
 
-    return MeterVote(MeterRules.from_config(meter_cfg), cfg.stabilizer.min_confidence)
+    return MeterVote(MeterRules.from_config(cfg.meter), cfg.stabilizer.min_confidence)
 
 
 # ------------------------------------------------------------------------------------- pipeline
@@ -85,8 +84,7 @@ def build_reader(classifier: DigitClassifier, cfg: Config) -> Any:
     from edge_digits.reader import DigitReader
 
     settings = reader_settings(cfg.reader)
-    meter_cfg = getattr(cfg, "meter", None)
-    if meter_cfg is not None and getattr(meter_cfg, "enabled", False):
+    if cfg.meter.enabled:
         # Meter mode judges digit confidence itself (edge_digits.meter.reader_threshold).
         from edge_digits.meter import reader_threshold
 
@@ -129,12 +127,11 @@ def build_outputs(cfg: Config, preview_backend: PreviewBackend | None = None) ->
                 raise StartupError(f"outputs.preview: {exc}", EXIT_CONFIG) from None
             snap_dir = o.snapshots.dir or Path("snapshots")
             outputs["preview"] = PreviewOutput(backend, o.preview.scale, snapshots, snap_dir)
-        if getattr(o, "mqtt", None) is not None:
+        if o.mqtt is not None:
             from edge_digits.outputs.mqtt import MqttOutput
 
-            meter = bool(getattr(getattr(cfg, "meter", None), "enabled", False))
             try:
-                outputs["mqtt"] = MqttOutput(o.mqtt, meter=meter)  # type: ignore[arg-type]
+                outputs["mqtt"] = MqttOutput(o.mqtt, meter=cfg.meter.enabled)
             except Exception as exc:
                 raise StartupError(f"outputs.mqtt: {exc}", EXIT_CONFIG) from None
     except BaseException:
