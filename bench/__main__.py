@@ -14,8 +14,9 @@ import os
 import platform
 import re
 import sys
-import tempfile
 from pathlib import Path
+
+from edge_digits.atomic import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "BENCHMARKS.md"
@@ -50,10 +51,7 @@ def write_section(name: str, body: str, command: str) -> None:
         text = pattern.sub(lambda _: section, text)
     else:
         text = text.rstrip("\n") + "\n\n" + section
-    fd, tmp = tempfile.mkstemp(dir=ROOT, prefix=".BENCHMARKS.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, OUT)
+    write_atomic(OUT, text)
 
 
 def main(argv: list[str] | None = None) -> int:

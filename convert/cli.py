@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -226,8 +225,7 @@ def cmd_all(args: argparse.Namespace) -> int:
     for name in (INT8_NAME, *SHIPPED):
         if (work / name).is_file():
             _copy_atomic(work / name, args.out / name)
-    shutil.copyfile(work / "manifest.json", args.out / ".manifest.json.new")
-    os.replace(args.out / ".manifest.json.new", args.out / "manifest.json")
+    _copy_atomic(work / "manifest.json", args.out / "manifest.json")
     print(f"shipped {args.out / INT8_NAME} with its manifest")
     return 0
 

@@ -981,9 +981,9 @@ SAMPLE_SEEDS = {
 def write_samples(directory: str) -> list[str]:
     """One picture per scene and meter category (scene_<cat>.jpg, meter_<cat>.jpg), at most 800 px wide,
     for the docs. Returns the paths written."""
-    import os
     from pathlib import Path
 
+    from convert.manifest import write_artifact
     from convert.synth.scenes import make_scene
 
     out = Path(directory)
@@ -1001,9 +1001,7 @@ def write_samples(directory: str) -> list[str]:
             ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 88])
             if not ok:
                 raise RuntimeError(f"{path}: JPEG encoding failed")
-            tmp = path.with_name(f".{path.name}.part")
-            tmp.write_bytes(buf.tobytes())
-            os.replace(tmp, path)
+            write_artifact(path, buf.tobytes())
             written.append(str(path))
     return written
 
