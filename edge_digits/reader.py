@@ -39,6 +39,8 @@ WORD_GAP = 0.35
 SHORT_TOKEN = 0.85
 # At the end of a run next to a word, a glyph this much smaller than the run is a lower-case letter.
 SMALL_LETTER = 0.75
+# Digits of one number are never further apart than this share of their height (wider is a label).
+HELD_MAX_GAP = 0.8
 # Choosing between a wide candidate read whole or cut into pieces: each extra piece must pay for itself
 # with this much more mean log-confidence, so a wide 0 is not read as "11".
 SPLIT_PENALTY = 0.12
@@ -123,6 +125,7 @@ class _Item:
     confidence: float = 0.0
     alternative: str = UNKNOWN
     alternative_confidence: float = 0.0
+    held: bool = False  # a reject kept as '?' because it sits in a number (never dropped as a stray mark)
 
 
 @dataclass
@@ -321,6 +324,7 @@ def _drop_words(items: list[_Item], height: float) -> list[_Item]:
     if not items:
         return items
     gaps = [it.box[0] - (prev.box[0] + prev.box[2]) for prev, it in itertools.pairwise(items)]
+    items = _hold_rejects_in_numbers(items, gaps)
     tokens: list[list[_Item]] = [[items[0]]]
     for k, (prev, it) in enumerate(itertools.pairwise(items)):
         gap = gaps[k]
@@ -347,9 +351,56 @@ def _drop_words(items: list[_Item], height: float) -> list[_Item]:
         unsure = any(it.value == UNKNOWN for it in run)
         if h < SHORT_TOKEN * ref_h and (bordered or (unsure and len(run) >= 2)):
             continue
-        if unsure and len(run) == 1 and not bordered and k in (0, len(runs) - 1):
+        if unsure and len(run) == 1 and not bordered and k in (0, len(runs) - 1) and not run[0].held:
             continue  # an unsure mark at either end of the line is no digit of it
         out.extend(run)
+    return out
+
+
+def _hold_rejects_in_numbers(items: list[_Item], gaps: list[int]) -> list[_Item]:
+    """A reject of digit height right beside a string of digits, no further from it than the digits
+    are from each other, is a digit the network did not know: '?', never dropped. Dropping it would
+    turn "240036" with an odd 6 into a confident, plausible and wrong "24003"; a '?' makes the daemon
+    refuse the frame instead. A reject with another reject close by on either side is a word's letter
+    (the digit-like letters of a word count as its letters), and a printed label or unit sits further
+    from the number than the digits' own spacing (the `$` of "SALE $", "kWh")."""
+    n = len(items)
+
+    def walk(k: int, side: int, ref: float) -> tuple[list[_Item], bool]:
+        """The digits from k on towards `side` while they keep a digit's spacing, and whether a
+        reject ends them."""
+        run: list[_Item] = []
+        j = k + side
+        while 0 <= j < n and gaps[min(j, j - side)] <= HELD_MAX_GAP * ref:
+            if items[j].kind == "reject":
+                return run, True
+            if items[j].kind != "digit":
+                break
+            run.append(items[j])
+            j += side
+        return run, False
+
+    out = list(items)
+    for k, it in enumerate(items):
+        if it.kind != "reject":
+            continue
+        ref = float(it.box[3])
+        for side in (-1, 1):
+            run, word = walk(k, side, ref)
+            if word or len(run) < 2 or any(d.value == UNKNOWN for d in run[:3]):
+                continue
+            far_run, far_word = walk(k, -side, ref)
+            if far_word and len(far_run) <= 2:
+                continue
+            digit_h = median_of([d.box[3] for d in run[:3]])
+            if not 0.7 * digit_h <= it.box[3] <= 1.3 * digit_h or it.box[2] > 2.2 * digit_h:
+                continue
+            spacing = [gaps[min(j, j + side)] for j in range(k + side, k + side * len(run), side)]
+            normal = min(max(0.0, median_of(spacing)), 0.5 * digit_h) if spacing else 0.0
+            if gaps[min(k, k + side)] > 1.5 * normal + 0.08 * digit_h:
+                continue
+            out[k] = _Item(it.box, "digit", UNKNOWN, it.confidence, held=True)
+            break
     return out
 
 

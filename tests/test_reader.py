@@ -303,3 +303,44 @@ def test_random_noise_images_of_random_size_never_break_the_reader(reader, seed,
     image = cv2.GaussianBlur(image, (0, 0), float(rng.uniform(0.1, 3.0)))
     reading = reader.read(image)
     assert isinstance(reading, Reading)
+
+
+def _items(spec: str, height: int = 40, gap: int = 8, width: int = 24):
+    """Line items from a spec: a digit, 'r' a reject of digit height, 's' a small reject, ' ' a gap of
+    two heights, '_' one of half a height."""
+    from edge_digits.reader import _Item
+
+    items, x = [], 0
+    for ch in spec:
+        if ch in " _":
+            x += 2 * height if ch == " " else height // 2 - gap
+            continue
+        h = height if ch != "s" else height // 2
+        y = 10 + height - h
+        if ch.isdigit():
+            items.append(_Item((x, y, width, h), "digit", ch, 0.99))
+        else:
+            items.append(_Item((x, y, width, h), "reject", "?", 0.95))
+        x += width + gap
+    return items
+
+
+def _text(items) -> str:
+    return "".join(it.value for it in items)
+
+
+def test_a_reject_beside_a_number_at_its_spacing_is_a_question_mark_not_dropped():
+    """An odd 6 at the end of "240036" that the network rejects must not leave a confident "24003":
+    it is held as '?', so the daemon refuses the frame instead of reporting a wrong value."""
+    from edge_digits.reader import _drop_words
+
+    assert _text(_drop_words(_items("24003r"), 40)) == "24003?"
+    assert _text(_drop_words(_items("r40036"), 40)) == "?40036"
+    # The same spacing with wide-set digits.
+    assert _text(_drop_words(_items("24003r", gap=24), 40)) == "24003?"
+    # A word after a space and a printed unit stay out; so does a `$` set off to the left and a small
+    # printed letter.
+    assert _text(_drop_words(_items("24003 rrr"), 40)) == "24003"
+    assert _text(_drop_words(_items("rrrr_r_240036"), 40)) == "240036"
+    assert _text(_drop_words(_items("r_240036"), 40)) == "240036"
+    assert _text(_drop_words(_items("240036s"), 40)) == "240036"
