@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
+import json
 import os
 import socket
 import socketserver
@@ -11,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -30,6 +32,11 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, every: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(every)
+
+
+def json_lines(lines: list[str]) -> list[dict]:
+    """The JSON events among a process's output lines (log lines and the like left out)."""
+    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def free_port() -> int:
@@ -152,6 +159,19 @@ def digit_frame(text: str, size: tuple[int, int] = (320, 240), seed: int = 0) ->
     return img
 
 
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: float) -> Path:
+    """An MJPG .avi of `frames` (all of one size), for file-source tests."""
+    frames = iter(frames)
+    first = next(frames)
+    h, w = first.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (w, h))
+    assert writer.isOpened()
+    for frame in (first, *frames):
+        writer.write(frame)
+    writer.release()
+    return path
+
+
 def run_cli(
     args: list[str], env: dict[str, str] | None = None, timeout: float = 60.0, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
@@ -198,3 +218,19 @@ class LineCollector:
 
     def join(self, timeout: float = 5.0) -> None:
         self._thread.join(timeout)
+
+
+@contextlib.contextmanager
+def running_cli(
+    args: list[str], env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], LineCollector, LineCollector]]:
+    """`start_cli` with stdout and stderr collected; killed if still running at the end, pipes drained."""
+    proc = start_cli(args, env)
+    out, err = LineCollector(proc.stdout), LineCollector(proc.stderr)
+    try:
+        yield proc, out, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        out.join()
+        err.join()

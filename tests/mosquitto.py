@@ -17,11 +17,13 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.daemon_helpers import free_port, wait_for
 
 AUTH_USER = "edge"
 AUTH_PASSWORD = "s3cret-Pa55"
@@ -43,21 +45,6 @@ def require_mosquitto() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return binary
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll `condition` until it is truthy; fail the test naming `what` when the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
 
 
 @dataclass
@@ -211,7 +198,7 @@ class Collector:
         self.client.on_subscribe = lambda *args: self._subscribed.set()
         self.client.connect(broker.host, broker.port, keepalive=30)
         self.client.loop_start()
-        wait_until(self._subscribed.is_set, what=f"subscription to {topics}")
+        wait_for(self._subscribed.is_set, 10.0, f"subscription to {topics}")
 
     def _on_connect(self, client, userdata, flags, reason, properties) -> None:  # type: ignore[no-untyped-def]
         # A restored session keeps its subscriptions; subscribing again would replay retained messages.
@@ -227,7 +214,7 @@ class Collector:
             return [m for m in self.messages if m.topic == topic]
 
     def wait_for(self, topic: str, count: int, timeout: float = 10.0) -> list[Received]:
-        wait_until(lambda: len(self.on(topic)) >= count, timeout, f"{count} message(s) on {topic}")
+        wait_for(lambda: len(self.on(topic)) >= count, timeout, f"{count} message(s) on {topic}")
         return self.on(topic)
 
     def close(self) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from daemon_helpers import LineCollector, MjpegServer, NotifySocket, run_cli, start_cli, wait_for
+from daemon_helpers import MjpegServer, NotifySocket, json_lines, run_cli, running_cli, wait_for
 
 from edge_digits.daemon import run_daemon
 from edge_digits.runtime import DEFAULT_MODEL
@@ -135,10 +136,6 @@ def _config(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def _json_lines(lines: list[str]) -> list[dict]:
-    return [json.loads(line) for line in lines if line.startswith("{")]
-
-
 def test_camera_that_dies_and_comes_back(tmp_path: Path) -> None:
     frames = _sample_frames()
     showing = {"text": "4096"}
@@ -148,33 +145,28 @@ def test_camera_that_dies_and_comes_back(tmp_path: Path) -> None:
         f"source:\n  location: {server.url}\n  stall_timeout_s: 1.0\n  reconnect_initial_s: 0.1\n"
         "  reconnect_max_s: 0.4\nprocess:\n  max_fps: 0\n",
     )
-    proc = start_cli(["run", "--config", str(config)])
-    out, err = LineCollector(proc.stdout), LineCollector(proc.stderr)
     try:
-        wait_for(
-            lambda: any(e["text"] == "4096" for e in _json_lines(out.snapshot())), 30, "the first reading"
-        )
-        server.stop()
-        wait_for(lambda: any("lost" in line for line in err.snapshot()), 15, "the outage in the log")
-        showing["text"] = "31527"  # the camera comes back looking at another number
-        server.start()
-        wait_for(
-            lambda: any(e["text"] == "31527" for e in _json_lines(out.snapshot())),
-            30,
-            "readings after the camera came back",
-        )
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
+        with running_cli(["run", "--config", str(config)]) as (proc, out, err):
+            wait_for(
+                lambda: any(e["text"] == "4096" for e in json_lines(out.snapshot())), 30, "the first reading"
+            )
+            server.stop()
+            wait_for(lambda: any("lost" in line for line in err.snapshot()), 15, "the outage in the log")
+            showing["text"] = "31527"  # the camera comes back looking at another number
+            server.start()
+            wait_for(
+                lambda: any(e["text"] == "31527" for e in json_lines(out.snapshot())),
+                30,
+                "readings after the camera came back",
+            )
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
         server.stop()
-    out.join()
-    err.join()
     log = "\n".join(err.snapshot())
     assert "reconnected" in log
     assert sum("lost" in line for line in err.snapshot()) == 1, log
-    assert [e["text"] for e in _json_lines(out.snapshot()) if e["type"] == "reading"] == ["4096", "31527"]
+    assert [e["text"] for e in json_lines(out.snapshot()) if e["type"] == "reading"] == ["4096", "31527"]
 
 
 def test_sigterm_during_capture_flushes_and_exits_0(tmp_path: Path) -> None:
@@ -187,18 +179,13 @@ def test_sigterm_during_capture_flushes_and_exits_0(tmp_path: Path) -> None:
         f"outputs:\n  stdout:\n    events: [reading, frame]\n  logfile:\n    enabled: true\n    path: {log}\n"
         "    events: [reading, frame]\n",
     )
-    proc = start_cli(["run", "--config", str(config)])
-    out, err = LineCollector(proc.stdout), LineCollector(proc.stderr)
     try:
-        wait_for(lambda: len(out.snapshot()) >= 10, 30, "frames flowing")
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
+        with running_cli(["run", "--config", str(config)]) as (proc, out, err):
+            wait_for(lambda: len(out.snapshot()) >= 10, 30, "frames flowing")
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
         server.stop()
-    out.join()
-    err.join()
     stdout_events = [json.loads(line) for line in out.snapshot()]  # every line complete JSON
     file_events = _events(log)
     assert file_events == stdout_events, "the log file holds exactly what stdout got, flushed"
@@ -207,9 +194,7 @@ def test_sigterm_during_capture_flushes_and_exits_0(tmp_path: Path) -> None:
 
 def test_sighup_reloads_and_survives_a_bad_config(tmp_path: Path) -> None:
     config = _config(tmp_path, f"source:\n  location: {SAMPLE_CLIP}\n  loop: true\nprocess:\n  max_fps: 20\n")
-    proc = start_cli(["run", "--config", str(config)])
-    out, err = LineCollector(proc.stdout), LineCollector(proc.stderr)
-    try:
+    with running_cli(["run", "--config", str(config)]) as (proc, _out, err):
         wait_for(lambda: any("ready" in line for line in err.snapshot()), 30, "ready")
         log = tmp_path / "after-reload.jsonl"
         config.write_text(
@@ -232,11 +217,6 @@ def test_sighup_reloads_and_survives_a_bad_config(tmp_path: Path) -> None:
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    out.join()
-    err.join()
     assert any("config reloaded" in line for line in err.snapshot())
 
 
@@ -284,11 +264,9 @@ def test_notify_ready_watchdog_status_stopping(tmp_path: Path) -> None:
         tmp_path,
         f"source:\n  location: {SAMPLE_CLIP}\n  loop: true\nprocess:\n  max_fps: 20\n  status_every_s: 0.2\n",
     )
-    proc = start_cli(
+    with contextlib.closing(sock), running_cli(
         ["run", "--config", str(config)], env={"NOTIFY_SOCKET": sock.address, "WATCHDOG_USEC": "200000"}
-    )
-    out, err = LineCollector(proc.stdout), LineCollector(proc.stderr)
-    try:
+    ) as (proc, _out, _err):
         wait_for(lambda: "READY=1" in sock.fields(), 30, "READY=1")
         wait_for(lambda: sock.count("WATCHDOG=1") >= 3, 30, "watchdog pings while frames flow")
         wait_for(
@@ -297,12 +275,6 @@ def test_notify_ready_watchdog_status_stopping(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
         wait_for(lambda: "STOPPING=1" in sock.fields(), 5, "STOPPING=1")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        sock.close()
-    out.join()
-    err.join()
     fields = sock.fields()
     assert fields.index("READY=1") < fields.index("WATCHDOG=1") < fields.index("STOPPING=1")
 

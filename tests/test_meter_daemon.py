@@ -9,20 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from daemon_helpers import write_video
 
 from edge_digits.config import load_config
 from edge_digits.daemon import Daemon, build_reader
 from edge_digits.meter import READER_CONFIDENCE, MeterConfig, MeterRules
 from edge_digits.sources import EndOfStream, Frame, open_source
-
-
-def _write_video(path: Path, n: int, fps: float) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (64, 48))
-    assert writer.isOpened()
-    for i in range(n):
-        writer.write(np.full((48, 64, 3), 10 * i, np.uint8))
-    writer.release()
-    return path
 
 
 def _positions(cfg_overrides: dict[str, object], limit: int = 100) -> list[float | None]:
@@ -43,7 +35,8 @@ def _positions(cfg_overrides: dict[str, object], limit: int = 100) -> list[float
 
 
 def test_video_file_frames_carry_their_position_in_the_recording(tmp_path: Path) -> None:
-    clip = _write_video(tmp_path / "clip.avi", 12, fps=4.0)
+    frames = (np.full((48, 64, 3), 10 * i, np.uint8) for i in range(12))
+    clip = write_video(tmp_path / "clip.avi", frames, 4.0)
     assert _positions({"source.location": str(clip)}) == pytest.approx([i / 4.0 for i in range(12)])
     # Looping goes on forward in time, it does not jump back to 0.
     looped = _positions({"source.location": str(clip), "source.loop": True}, limit=30)

@@ -25,6 +25,7 @@ from edge_digits.outputs.mqtt import (
     ha_node_id,
 )
 from edge_digits.outputs.spool import Spool
+from tests.daemon_helpers import json_lines, run_cli, wait_for
 from tests.mosquitto import (  # noqa: F401 (fixtures)
     AUTH_PASSWORD,
     AUTH_USER,
@@ -33,7 +34,6 @@ from tests.mosquitto import (  # noqa: F401 (fixtures)
     auth_broker_fixture,
     broker_fixture,
     require_mosquitto,
-    wait_until,
 )
 
 DEVICE = "meter-1"
@@ -73,7 +73,7 @@ def settle(collector: Collector, publisher: Collector) -> None:
     it reaches the collector behind it (one broker, one connection, in order)."""
     before = len(collector.on(PROBE))
     for client in (collector, publisher):
-        wait_until(client.client.is_connected, what="the test client to be connected")
+        wait_for(client.client.is_connected, 10.0, "the test client to be connected")
     publisher.client.publish(PROBE, "probe", qos=1).wait_for_publish(5)
     collector.wait_for(PROBE, before + 1)
 
@@ -250,7 +250,7 @@ def test_readings_errors_and_availability_arrive_with_the_right_topics_and_flags
     assert all(m.qos == 1 for m in states)
     assert [json.loads(m.payload) for m in live.wait_for(ERROR, 1)] == [rejected]
     assert live.wait_for(AVAILABILITY, 1)[0].text == "online"
-    wait_until(lambda: drained(output), what="the spool to drain")
+    wait_for(lambda: drained(output), 10.0, "the spool to drain")
     settle(live, live)
     assert len(live.on(STATE)) == 4 and len(live.on(ERROR)) == 1
 
@@ -304,21 +304,21 @@ def test_broker_restart_every_reading_arrives_once_and_in_order(
     for i in range(5):
         output.emit(reading(i))
     consumer.wait_for(STATE, 5)
-    wait_until(lambda: drained(output), what="the first readings to be acknowledged")
+    wait_for(lambda: drained(output), 10.0, "the first readings to be acknowledged")
     # The consumer's own acknowledgements reach the broker before it stops, or it would (rightly)
     # deliver those again from the saved session.
     settle(consumer, consumer)
 
     with caplog.at_level(logging.INFO, logger="edge_digits.outputs.mqtt"):
         broker.stop()
-        wait_until(lambda: not output.status().connected, what="the output to notice the broker is gone")
+        wait_for(lambda: not output.status().connected, 10.0, "the output to notice the broker is gone")
         for i in range(5, 25):
             output.emit(reading(i))  # returns at once: the daemon's frame loop carries on
-        wait_until(lambda: output.status().spooled == 20, what="20 readings in the spool")
+        wait_for(lambda: output.status().spooled == 20, 10.0, "20 readings in the spool")
         assert len(list(output.spool.path.glob("*.msg"))) == 20
         broker.start()
         consumer.wait_for(STATE, 25)
-        wait_until(lambda: drained(output), what="the spool to drain")
+        wait_for(lambda: drained(output), 10.0, "the spool to drain")
     settle(consumer, consumer)
     assert frames(consumer.on(STATE)) == list(range(25))
     assert f"{broker.host}:{broker.port}" in caplog.text and "lost" in caplog.text
@@ -338,8 +338,8 @@ def test_wrong_password_is_a_clear_error_and_the_output_keeps_retrying(
         output = make_output(auth_broker, username="device", password=wrong)
         for i in range(3):
             output.emit(reading(i))
-        wait_until(lambda: "refused" in caplog.text, what="the refusal to be logged")
-        wait_until(lambda: auth_broker.log_text().count("not authorised") >= 3, what="three refused attempts")
+        wait_for(lambda: "refused" in caplog.text, 10.0, "the refusal to be logged")
+        wait_for(lambda: auth_broker.log_text().count("not authorised") >= 3, 10.0, "three refused attempts")
         assert output.status().spooled == 3 and not output.status().connected
         assert output.status().last_error is not None and "refused" in output.status().last_error
         output.emit(reading(3))  # still accepted while refused
@@ -378,7 +378,7 @@ def test_spool_outlives_the_output_and_a_full_spool_drops_the_oldest(
     first = make_output(broker, spool=SpoolConfig(max_items=5))
     first.emit(reading(0))
     first.emit(reading(1))
-    wait_until(lambda: first.status().spooled == 2, what="2 readings in the spool")
+    wait_for(lambda: first.status().spooled == 2, 10.0, "2 readings in the spool")
     first.close()
     assert len(Spool(first.spool.path)) == 2
 
@@ -387,9 +387,9 @@ def test_spool_outlives_the_output_and_a_full_spool_drops_the_oldest(
         second = make_output(broker, spool=SpoolConfig(max_items=5))
         for i in range(2, 8):
             second.emit(reading(i))
-        wait_until(lambda: second.status().dropped_full_spool == 3, what="3 readings dropped")
+        wait_for(lambda: second.status().dropped_full_spool == 3, 10.0, "3 readings dropped")
         broker.start()
-        wait_until(lambda: drained(second), what="the spool to drain")
+        wait_for(lambda: drained(second), 10.0, "the spool to drain")
     settle(consumer, consumer)
     assert frames(consumer.on(STATE)) == [3, 4, 5, 6, 7]
     faults = [json.loads(m.payload) for m in consumer.on(ERROR)]
@@ -413,7 +413,7 @@ def test_tls_with_a_private_ca(
         with caplog.at_level(logging.WARNING, logger="edge_digits.outputs.mqtt"):
             untrusting = make_output(tls_broker, port=tls_broker.tls_port, tls=True, device_id="other",
                                      spool={"path": tmp_path / "other-spool"})
-            wait_until(lambda: "certificate verify failed" in caplog.text, what="the TLS error in the log")
+            wait_for(lambda: "certificate verify failed" in caplog.text, 10.0, "the TLS error in the log")
         assert not untrusting.status().connected
         assert f"{tls_broker.host}:{tls_broker.tls_port}" in caplog.text
         consumer.close()
@@ -450,7 +450,7 @@ def test_a_reloaded_output_waits_for_its_predecessor_and_keeps_the_order(
     old = make_output(broker)
     for i in range(3):
         old.emit(reading(i))
-    wait_until(lambda: drained(old), what="the old output to deliver")
+    wait_for(lambda: drained(old), 10.0, "the old output to deliver")
     new = make_output(broker)
     for i in range(3, 6):
         new.emit(reading(i))
@@ -458,7 +458,7 @@ def test_a_reloaded_output_waits_for_its_predecessor_and_keeps_the_order(
     assert not new.status().connected  # it has not taken the spool (nor the client id) yet
     old.close()
     consumer.wait_for(STATE, 7)
-    wait_until(lambda: drained(new), what="the new output to deliver")
+    wait_for(lambda: drained(new), 10.0, "the new output to deliver")
     settle(consumer, consumer)
     assert frames(consumer.on(STATE)) == [0, 1, 2, 99, 3, 4, 5]
     consumer.close()
@@ -510,7 +510,6 @@ def test_daemon_publishes_what_it_prints_and_spools_through_a_wrong_password(
     auth_broker: Broker, tmp_path: Path
 ) -> None:
     from convert.synth.clips import number_clip
-    from tests.daemon_helpers import run_cli
 
     clip = number_clip(tmp_path / "clip.avi", seed=3, fps=10, seconds=8)
     state_dir = tmp_path / "state"
@@ -525,7 +524,7 @@ def test_daemon_publishes_what_it_prints_and_spools_through_a_wrong_password(
                                                           username=AUTH_USER, password=wrong)),
                      "--source", str(clip.path)], env=env)
     assert first.returncode == 0, first.stderr
-    printed_first = [json.loads(line) for line in first.stdout.splitlines() if line.startswith("{")]
+    printed_first = json_lines(first.stdout.splitlines())
     readings_first = [e for e in printed_first if e["type"] in ("reading", "rejected")]
     assert readings_first, first.stdout
     refused = [line for line in first.stderr.splitlines() if "refused" in line]
@@ -541,7 +540,7 @@ def test_daemon_publishes_what_it_prints_and_spools_through_a_wrong_password(
                                                            password_env="EDGE_MQTT_PASSWORD")),
                       "--source", str(clip.path)], env=env)
     assert second.returncode == 0, second.stderr
-    printed_second = [json.loads(line) for line in second.stdout.splitlines() if line.startswith("{")]
+    printed_second = json_lines(second.stdout.splitlines())
     expected = readings_first + [e for e in printed_second if e["type"] in ("reading", "rejected")]
     topic = {"reading": "edge-digits/e2e/state", "rejected": "edge-digits/e2e/error"}
     for kind, name in topic.items():

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from daemon_helpers import MjpegServer, digit_frame, wait_for
+from daemon_helpers import MjpegServer, digit_frame, wait_for, write_video
 
 from edge_digits.config import SourceConfig
 from edge_digits.sources import (
@@ -38,12 +38,7 @@ def _index_of(img: np.ndarray) -> int:
 
 
 def _write_video(path: Path, n: int, fps: float = 10.0) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (160, 120))
-    assert writer.isOpened()
-    for i in range(n):
-        writer.write(_frame_with_index(i))
-    writer.release()
-    return path
+    return write_video(path, (_frame_with_index(i) for i in range(n)), fps)
 
 
 def test_classify_locations(tmp_path: Path) -> None:
