@@ -22,6 +22,7 @@ from convert.synth.scenes import (
     FONT_DIR,
     Scene,
     Transition,
+    _camera_homography,
     _desk_texture,
     _lighting,
     _Page,
@@ -440,21 +441,6 @@ def _hot_spot(
 
 
 # -------------------------------------------------------------------------------- per category
-
-
-def _camera(
-    rng: np.random.Generator, out_w: int, out_h: int, pad: int, max_deg: float, persp: float
-) -> np.ndarray:
-    theta = math.radians(float(rng.uniform(-max_deg, max_deg)))
-    c, s = math.cos(theta), math.sin(theta)
-    cx, cy = out_w / 2.0, out_h / 2.0
-    corners = np.float32([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]])
-    on_page = []
-    for px, py in corners:
-        dx, dy = px - cx, py - cy
-        j = rng.uniform(-persp, persp, 2) * (out_w, out_h)
-        on_page.append((pad + cx + c * dx - s * dy + j[0], pad + cy + s * dx + c * dy + j[1]))
-    return cv2.getPerspectiveTransform(np.float32(on_page), corners)
 
 
 @dataclass
@@ -908,7 +894,7 @@ def _make_meter(
     else:
         built = _build_sign(rng, out_w, out_h, values)
     page, pad = built.page, built.pad
-    m = _camera(rng, out_w, out_h, pad, built.max_deg, built.persp)
+    m = _camera_homography(rng, out_w, out_h, (pad, pad), built.max_deg, built.persp)
     img = cv2.warpPerspective(
         page.rgb, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
