@@ -247,9 +247,6 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
 
-    def request_stop(self, reason: str = "stop") -> None:
-        self._stop_signal = reason
-
     # -- start and stop
 
     def start(self) -> None:

@@ -107,10 +107,6 @@ class MeterDecision:
     previous: float | None = None
     resolved: bool = False
 
-    def event_fields(self) -> dict[str, object]:
-        """The fields meter mode adds to an event."""
-        return {"value": self.value, "reason": self.reason}
-
 
 @dataclass(frozen=True)
 class _Option:

@@ -184,10 +184,6 @@ class Stabilizer:
         self.counts.changes += 1
         return verdict
 
-    def reset(self) -> None:
-        """Forget the window (e.g. after the source reconnected); keeps the stable reading."""
-        self._window.clear()
-
 
 def _mean_confidence(votes: list[Observation]) -> tuple[float, ...]:
     n = len(votes[0].digits)

@@ -225,20 +225,7 @@ def _ink_width(patch: np.ndarray) -> int:
     return int(cols[-1] - cols[0] + 1) if cols.size else 0
 
 
-def _blit(canvas: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
-    h, w = patch.shape
-    sub = canvas[y : y + h, x : x + w]
-    np.maximum(sub, patch[: sub.shape[0], : sub.shape[1]], out=sub)
-
-
 # ------------------------------------------------------------------------------------ the device
-
-
-@dataclass
-class _Line:
-    text: str
-    masks: list[np.ndarray]  # per character, page-size coverage windows (patch, x, y)
-    origin: list[tuple[int, int]]
 
 
 def _record(page: _Page, text: str, patches: list[tuple[np.ndarray, int, int]], level: float = 0.5) -> None:
@@ -950,11 +937,6 @@ def _valid_value(value: str, category: str) -> bool:
     if not digits.isdigit() or not 1 <= len(digits) <= 9:
         return False
     return not (category == "drum" and "." in value)
-
-
-def meter_set(n_per_category: int, seed: int = 0) -> list[Scene]:
-    """`n_per_category` meter photos of every category, in METER_CATEGORIES order."""
-    return [make_meter(cat, seed * 1_000_003 + i) for cat in METER_CATEGORIES for i in range(n_per_category)]
 
 
 # Seeds of the pictures in docs/img (chosen by eye to show each category's typical look).
