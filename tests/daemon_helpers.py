@@ -151,7 +151,7 @@ class NotifySocket:
         self.sock.close()
 
 
-def digit_frame(text: str, size: tuple[int, int] = (320, 240), seed: int = 0) -> np.ndarray:
+def digit_frame(text: str, size: tuple[int, int] = (320, 240)) -> np.ndarray:
     """A printed number on a white sheet (for source tests that only need changing pictures)."""
     w, h = size
     img = np.full((h, w, 3), 235, np.uint8)

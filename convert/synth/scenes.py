@@ -452,7 +452,7 @@ def _camera_homography(
     return cv2.getPerspectiveTransform(np.float32(on_page), corners)
 
 
-def _project_boxes(page: _Page, m: np.ndarray, out_w: int, out_h: int) -> list[list[Box]]:
+def _project_boxes(page: _Page, m: np.ndarray) -> list[list[Box]]:
     boxes = []
     for line in page.digit_points:
         line_boxes = []
@@ -576,7 +576,7 @@ def _finish(
     img = img * _lighting(rng, out_h, out_w)[..., None]
     blur, noise, quality = _camera_params(rng, digit_h)
     image = _sensor(rng, img, blur, noise, quality)
-    boxes = _project_boxes(page, m, out_w, out_h)
+    boxes = _project_boxes(page, m)
     order = sorted(range(len(page.lines)), key=lambda i: _line_centre_y(boxes[i]))
     return Scene(image, [page.lines[i] for i in order], [boxes[i] for i in order], category)
 
