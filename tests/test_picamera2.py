@@ -13,12 +13,11 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 import pytest
+from daemon_helpers import wait_for
 
 from edge_digits import sources
 from edge_digits.config import SourceConfig
 from edge_digits.sources import LiveSource, SourceError, open_source
-
-PICAMERA2_TYPE = "edge_digits.sources_picamera2:open_picamera2"
 
 
 class FakePicamera2:
@@ -91,21 +90,11 @@ def picamera2(monkeypatch: pytest.MonkeyPatch) -> type[FakePicamera2]:
     module = types.ModuleType("picamera2")
     module.Picamera2 = FakePicamera2  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "picamera2", module)
-    # The registry entry the daemon's sources.py carries for this type (added here if it does not yet).
-    monkeypatch.setitem(sources.SOURCE_TYPES, "picamera2", PICAMERA2_TYPE)
     FakePicamera2.instances = []
     FakePicamera2.cameras = [{"Model": "imx708", "Num": 0}]
     FakePicamera2.fail_after = None
     FakePicamera2.channels = 3
     return FakePicamera2
-
-
-def wait_for(condition: Any, what: str, deadline_s: float = 10.0) -> None:
-    end = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def read_frame(source: Any, deadline_s: float = 10.0) -> Any:
@@ -134,7 +123,7 @@ def test_configured_size_fps_and_bgr_frames(picamera2: type[FakePicamera2]) -> N
     assert cam.calls[:3] == ["create_video_configuration", "configure", "start"]
     assert frame.image.shape == (240, 320, 3) and frame.image.dtype == np.uint8
     assert frame.image[5, 5, 0] == 200 and frame.image[5, 5, 2] == 10  # BGR order kept as delivered
-    wait_for(lambda: cam.closed, "the camera to be closed after close()")
+    wait_for(lambda: cam.closed, 10.0, "the camera to be closed after close()")
     assert cam.calls[-2:] == ["stop", "close"]
 
 
@@ -166,7 +155,7 @@ def test_camera_that_dies_is_reopened_and_frames_resume(picamera2: type[FakePica
     source.open()
     try:
         first = read_frame(source)
-        wait_for(lambda: len(picamera2.instances) >= 2, "a second Picamera2 after the first one failed")
+        wait_for(lambda: len(picamera2.instances) >= 2, 10.0, "a second Picamera2 after the first one failed")
         picamera2.fail_after = None
         later = read_frame(source)
         deadline = time.monotonic() + 10
@@ -198,9 +187,12 @@ def test_bad_settings_fail_at_build_time(picamera2: type[FakePicamera2]) -> None
     assert picamera2.instances == []
 
 
+def test_picamera2_is_a_registered_source_type() -> None:
+    assert sources.SOURCE_TYPES["picamera2"] == "edge_digits.sources_picamera2:open_picamera2"
+
+
 def test_missing_module_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "picamera2", None)  # import picamera2 → ImportError
-    monkeypatch.setitem(sources.SOURCE_TYPES, "picamera2", PICAMERA2_TYPE)
     with pytest.raises(SourceError) as err:
         open_source(SourceConfig(type="picamera2", location=0))
     message = str(err.value)
@@ -219,7 +211,6 @@ def test_numpy_abi_clash_names_the_simplejpeg_fix(monkeypatch: pytest.MonkeyPatc
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "picamera2", raising=False)
-    monkeypatch.setitem(sources.SOURCE_TYPES, "picamera2", PICAMERA2_TYPE)
     fix = r"numpy\.dtype size changed.*--ignore-installed --no-deps simplejpeg"
     with pytest.raises(SourceError, match=fix):
         open_source(SourceConfig(type="picamera2", location=0))
