@@ -147,7 +147,7 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarra
 # --- ruled lines and borders ------------------------------------------------------------------------
 
 
-def _long_thin(mask: np.ndarray, thick: int, length: float, axis: int) -> np.ndarray:
+def long_thin(mask: np.ndarray, thick: int, length: float, axis: int) -> np.ndarray:
     """Pixels of `mask` (uint8 0/1) that belong to long straight thin lines.
 
     A line is found as an 8-connected piece of thin pixels (no more than `thick` of ink in a row across
@@ -216,7 +216,7 @@ def _strip_rules(
         cleaned = mask.copy()
         local = typical if typical is not None else 3.0 * min_height
         for axis, factor in ((0, 1.3), (1, 1.6), (0, 1.3)):
-            rules = _long_thin(cleaned, max(3, round(0.12 * local)), factor * local, axis)
+            rules = long_thin(cleaned, max(3, round(0.12 * local)), factor * local, axis)
             if rules.any():
                 cleaned[rules] = 0
             if typical is None and axis == 0:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_digits.segment import Candidate, Segmentation, TextLine, components, segment
+from edge_digits.segment import Candidate, Segmentation, TextLine, components, long_thin, segment
 
 # A hole counts as a digit in a window when it is at least this share of the window's height there.
 WINDOW_DIGIT_MIN = 0.35
@@ -307,6 +307,24 @@ def _open_frame(blob: np.ndarray, stats: np.ndarray, inside: np.ndarray, area: i
     return bool(hi > 0 and lo / hi >= 0.04)  # spread both ways (std ratio ≥ 0.2), unlike a ruled line
 
 
+def _ruled(blob: np.ndarray, digit_h: float) -> bool:
+    """Thin straight lines with digits hanging on them: ruled paper, a grid, a printed box written
+    into. The segmenter peels such lines off itself and keeps the digits that touch them; removing the
+    blob here would take those digits along. A bezel or a meter's rim is thicker than a pen's rule or
+    not straight, and nothing of a digit's size is left of it without its lines."""
+    mask = blob.astype(np.uint8)
+    thick = max(3, round(0.12 * digit_h))
+    rules = long_thin(mask, thick, 1.3 * digit_h, 0) | long_thin(mask, thick, 1.6 * digit_h, 1)
+    if not rules.any():
+        return False
+    mask[rules] = 0
+    _, _, st, _ = components(mask)
+    x, y, w, h = (st[1:, k] for k in range(4))
+    inner = (x > 0) & (y > 0) & (x + w < mask.shape[1]) & (y + h < mask.shape[0])
+    digit = (h >= 0.6 * digit_h) & (h <= 2 * digit_h) & (w <= 2 * digit_h) & (w >= 0.35 * digit_h)
+    return bool(np.any(inner & digit))
+
+
 def remove_frames(
     binary: np.ndarray, min_h: float, comps: _Components | None = None
 ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
@@ -339,6 +357,8 @@ def remove_frames(
             continue
         closed = _encloses(blob, comps, inside, x, y)
         if not (closed or _open_frame(blob, st, inside, ink)):
+            continue
+        if not closed and _ruled(blob, float(np.median(h[inside]))):
             continue
         if out is None:
             out = binary.copy()

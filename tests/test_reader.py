@@ -344,3 +344,11 @@ def test_a_reject_beside_a_number_at_its_spacing_is_a_question_mark_not_dropped(
     assert _text(_drop_words(_items("rrrr_r_240036"), 40)) == "240036"
     assert _text(_drop_words(_items("r_240036"), 40)) == "240036"
     assert _text(_drop_words(_items("240036s"), 40)) == "240036"
+
+
+def test_digits_touching_ruled_lines_are_not_removed_with_them_as_a_frame(reader):
+    """Ruled lines and a margin line hanging together look like an open frame around the digits to
+    the meter-display step; the 6 and the 8 touching the rules must not go with them."""
+    scene = make_scene("multi_line", 23)
+    assert scene.text == "0967|28999|29849|05334489"
+    assert reader.read(scene.image).text == scene.text
