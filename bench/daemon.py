@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench import wait_until
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 3  # start-up is measured this many times (median and worst reported)
 ACCURACY_SEEDS = range(1, 13)  # generated number clips the acceptance criterion is evaluated on
@@ -66,14 +68,6 @@ def _rss_kb(pid: int, key: str = "VmHWM") -> int:
     return 0
 
 
-def _wait(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"bench daemon: timed out waiting for {what}")
-        time.sleep(0.005)
-
-
 def _run_daemon(work: Path, clip: Path, max_fps: float, realtime: bool, seconds: float) -> dict[str, float]:
     notify = _Notify(work)
     config = work / f"config-{max_fps}-{realtime}.yaml"
@@ -93,7 +87,9 @@ def _run_daemon(work: Path, clip: Path, max_fps: float, realtime: bool, seconds:
         text=True,
     )
     try:
-        _wait(lambda: notify.first("READY=1") is not None or proc.poll() is not None, 60, "READY=1")
+        wait_until(
+            lambda: notify.first("READY=1") is not None or proc.poll() is not None, 60, "READY=1", 0.005
+        )
         if proc.poll() is not None:
             raise RuntimeError(f"bench daemon: the daemon exited early: {proc.stderr.read()}")  # type: ignore[union-attr]
         ready = notify.first("READY=1") - t0  # type: ignore[operator]

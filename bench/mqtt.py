@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import wait_until
 from edge_digits.outputs.mqtt import MqttConfig, MqttOutput
 from edge_digits.outputs.spool import Spool
 
@@ -22,14 +23,6 @@ def _event(i: int) -> dict[str, object]:
     return {"ts": "2024-05-01T12:00:00.000Z", "type": "reading", "source": "/dev/video0", "frame": i,
             "latency_ms": 21.5, "text": text, "lines": [text], "confidence": [0.99] * 6, "stable": True,
             "votes": "3/5"}
-
-
-def _wait(condition, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError("bench mqtt: timed out")
-        time.sleep(0.002)
 
 
 def _spool_costs(directory: Path) -> tuple[float, float]:
@@ -60,26 +53,30 @@ def run() -> str:
         config = MqttConfig(host=broker.host, port=broker.port, device_id="bench", discovery=False,
                             reconnect_min_s=0.05, reconnect_max_s=0.2)
         output = MqttOutput(config, state_dir=root / "state", close_timeout_s=5)
+
+        def drained() -> bool:
+            return output.status().spooled == 0 and output.status().inflight == 0
+
         try:
-            _wait(lambda: output.status().connected)
+            wait_until(lambda: output.status().connected, 120.0, "the connection", 0.002)
             # emit(): what the frame loop pays per event, link up.
             events = [_event(i) for i in range(EMITS)]
             t = time.perf_counter()
             for event in events:
                 output.emit(event)
             emit_us = (time.perf_counter() - t) / EMITS * 1e6
-            _wait(lambda: output.status().spooled == 0 and output.status().inflight == 0)
+            wait_until(drained, 120.0, "the spool to drain", 0.002)
             live_s = time.perf_counter() - t
 
             # An outage: BACKLOG readings spooled, then the broker comes back.
             broker.stop()
-            _wait(lambda: not output.status().connected)
+            wait_until(lambda: not output.status().connected, 120.0, "the outage to be noticed", 0.002)
             for i in range(BACKLOG):
                 output.emit(_event(i))
-            _wait(lambda: output.status().spooled == BACKLOG)
+            wait_until(lambda: output.status().spooled == BACKLOG, 120.0, "the backlog in the spool", 0.002)
             t = time.perf_counter()
             broker.start()
-            _wait(lambda: output.status().spooled == 0 and output.status().inflight == 0)
+            wait_until(drained, 120.0, "the spool to drain", 0.002)
             drain_s = time.perf_counter() - t
         finally:
             output.close()
