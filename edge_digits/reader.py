@@ -397,7 +397,7 @@ def _hold_rejects_in_numbers(items: list[_Item], gaps: list[int]) -> list[_Item]
                 continue
             spacing = [gaps[min(j, j + side)] for j in range(k + side, k + side * len(run), side)]
             normal = min(max(0.0, median_of(spacing)), 0.5 * digit_h) if spacing else 0.0
-            if gaps[min(k, k + side)] > 1.5 * normal + 0.08 * digit_h:
+            if gaps[min(k, k + side)] > 1.5 * normal + 0.15 * digit_h:
                 continue
             out[k] = _Item(it.box, "digit", UNKNOWN, it.confidence, held=True)
             break
