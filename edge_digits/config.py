@@ -28,6 +28,7 @@ from pydantic import (
 
 from edge_digits.meter import MeterConfig
 from edge_digits.outputs.mqtt import MqttConfig
+from edge_digits.reader import ReaderSettings
 from edge_digits.runtime import DEFAULT_MODEL
 
 EventType = Literal["reading", "heartbeat", "rejected", "frame"]
@@ -182,10 +183,6 @@ class OutputsConfig(Section):
 # The reader section mirrors the engine's ReaderSettings dataclass field by field, so a new engine
 # setting is configurable (and an unknown one rejected) without touching this file.
 def _reader_model() -> type[BaseModel]:
-    try:
-        from edge_digits.reader import ReaderSettings
-    except ImportError:
-        return create_model("ReaderConfig", __base__=Section)
     hints = typing.get_type_hints(ReaderSettings)
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(ReaderSettings):
@@ -208,10 +205,8 @@ def _reader_model() -> type[BaseModel]:
 ReaderConfig = _reader_model()
 
 
-def reader_settings(cfg: BaseModel) -> Any:
+def reader_settings(cfg: BaseModel) -> ReaderSettings:
     """The engine's ReaderSettings for a `reader:` section."""
-    from edge_digits.reader import ReaderSettings
-
     return ReaderSettings(**{name: getattr(cfg, name) for name in type(cfg).model_fields})
 
 
