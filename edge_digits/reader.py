@@ -45,6 +45,11 @@ HELD_MAX_GAP = 0.8
 # with this much more mean log-confidence, so a wide 0 is not read as "11".
 SPLIT_PENALTY = 0.12
 SPLIT_MIN_CONFIDENCE = 0.75
+# A single digit is seldom much wider than tall: against a cut, a candidate wider than WIDE_FROM times its
+# height read whole pays WIDE_PENALTY per height of extra width (two touching digits read as a wide 2 or 0)
+WIDE_FROM = 1.1
+WIDE_PENALTY = 1.0
+WIDE_SURE = 0.97  # ... when the cut gives digits at least this sure (a wide 0 cuts into doubtful ones)
 
 
 class Classifier(Protocol):
@@ -249,6 +254,7 @@ class DigitReader:
             best_pieces: list[Candidate] | None = None
             best_first = whole
             best_score = r.score(whole, 1)
+            wide = WIDE_PENALTY * max(0.0, c.w / max(c.h, 1) - WIDE_FROM)
             whole_rejected = r.top[whole] >= REJECT and r.p_top[whole] >= 0.9
             for pieces, first in alts:
                 # A cut must give confident digits throughout: cut letters give doubtful ones. And what
@@ -260,6 +266,8 @@ class DigitReader:
                 if whole_rejected and 3 * ones >= 2 * len(pieces):
                     continue
                 score = r.score(first, len(pieces)) - SPLIT_PENALTY * (len(pieces) - 1)
+                if min(r.digit_conf(first, len(pieces))) >= WIDE_SURE:
+                    score += wide  # sure digits from a candidate too wide for one
                 if score > best_score:
                     best_pieces, best_first, best_score = pieces, first, score
             if best_pieces is None:
