@@ -45,6 +45,7 @@ HELD_MAX_GAP = 0.8
 # with this much more mean log-confidence, so a wide 0 is not read as "11".
 SPLIT_PENALTY = 0.12
 SPLIT_MIN_CONFIDENCE = 0.75
+SPLIT_MIN_REJECTED = 0.55  # ... or this when the whole is no digit (two touching digits are rejected)
 # A single digit is seldom much wider than tall: against a cut, a candidate wider than WIDE_FROM times its
 # height read whole pays WIDE_PENALTY per height of extra width (two touching digits read as a wide 2 or 0)
 WIDE_FROM = 1.1
@@ -260,7 +261,8 @@ class DigitReader:
                 # A cut must give confident digits throughout: cut letters give doubtful ones. And what
                 # the network calls surely no digit is not cut into strokes that mostly pass for 1s
                 # (N, W, M).
-                if min(r.digit_conf(first, len(pieces))) < SPLIT_MIN_CONFIDENCE:
+                floor = SPLIT_MIN_REJECTED if r.top[whole] >= REJECT else SPLIT_MIN_CONFIDENCE
+                if min(r.digit_conf(first, len(pieces))) < floor:
                     continue
                 ones = r.top[first : first + len(pieces)].count(1)
                 if whole_rejected and 3 * ones >= 2 * len(pieces):
