@@ -27,6 +27,15 @@ def _polyline(canvas: np.ndarray, pts: np.ndarray, thickness: int, closed: bool 
     cv2.polylines(canvas, [fixed], closed, 255, max(1, thickness), cv2.LINE_AA, _SHIFT)
 
 
+def _stroke_canvas(pts: np.ndarray, pad: int, pen: int) -> tuple[np.ndarray, np.ndarray]:
+    """An open pen stroke through `pts` on a canvas just large enough, `pad` on every side; also the
+    points as placed (shifted to start at 0, before the pad)."""
+    pts = pts - pts.min(0)
+    canvas = _canvas(pts[:, 1].max(), pts[:, 0].max(), pad)
+    _polyline(canvas, pts + pad, pen)
+    return canvas, pts
+
+
 def _smooth(points: np.ndarray, rounds: int = 3) -> np.ndarray:
     """Chaikin corner cutting: a hand's curve through random control points."""
     for _ in range(rounds):
@@ -65,10 +74,7 @@ def loops(rng: np.random.Generator, height: float) -> np.ndarray:
         y = np.abs(y)  # 'mmm'-like arches
     pts = np.stack([x, y], 1)
     pts += rng.normal(0, height * 0.02, size=pts.shape)
-    pts -= pts.min(0)
-    pad = int(height * 0.15) + 3
-    canvas = _canvas(pts[:, 1].max(), pts[:, 0].max(), pad)
-    _polyline(canvas, pts + pad, _pen(rng, height))
+    canvas, _ = _stroke_canvas(pts, int(height * 0.15) + 3, _pen(rng, height))
     return _to_cov(canvas)
 
 
@@ -79,10 +85,7 @@ def arc(rng: np.random.Generator, height: float) -> np.ndarray:
     start = rng.uniform(0, 360)
     t = np.deg2rad(np.linspace(start, start + sweep, 60))
     pts = np.stack([rx * np.cos(t), ry * np.sin(t)], 1)
-    pts -= pts.min(0)
-    pad = int(height * 0.15) + 3
-    canvas = _canvas(pts[:, 1].max(), pts[:, 0].max(), pad)
-    _polyline(canvas, pts + pad, _pen(rng, height))
+    canvas, _ = _stroke_canvas(pts, int(height * 0.15) + 3, _pen(rng, height))
     return _to_cov(canvas)
 
 
@@ -114,9 +117,7 @@ def cheque_mark(rng: np.random.Generator, height: float) -> np.ndarray:
         angle = np.deg2rad(rng.uniform(-25, 25))
         length = height * rng.uniform(0.4, 1.2)
         pts = np.array([[0, 0], [np.cos(angle) * length, np.sin(angle) * length]])
-    pts = pts - pts.min(0)
-    canvas = _canvas(pts[:, 1].max(), pts[:, 0].max(), pad)
-    _polyline(canvas, pts + pad, pen)
+    canvas, pts = _stroke_canvas(pts, pad, pen)
     if kind == 2:
         cv2.circle(canvas, (int(pad + pts[0, 0]), int(pad + pts[0, 1])), max(1, pen), 255, -1, cv2.LINE_AA)
     return _to_cov(canvas)
