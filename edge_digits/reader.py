@@ -397,15 +397,19 @@ def _hold_rejects_in_numbers(items: list[_Item], gaps: list[int]) -> list[_Item]
         ref = float(it.box[3])
         for side in (-1, 1):
             run, word = walk(k, side, ref)
-            if word or len(run) < 2 or any(d.value == UNKNOWN for d in run[:3]):
-                continue
             far_run, far_word = walk(k, -side, ref)
+            # Two sure digits on this side, or one on each side.
+            enough = len(run) >= 2 or (len(run) == 1 and len(far_run) >= 1 and not far_word)
+            if word or not enough or any(d.value == UNKNOWN for d in run[:3]):
+                continue
             if far_word and len(far_run) <= 2:
                 continue
             digit_h = median_of([d.box[3] for d in run[:3]])
             if not 0.7 * digit_h <= it.box[3] <= 1.3 * digit_h or it.box[2] > 2.2 * digit_h:
                 continue
             spacing = [gaps[min(j, j + side)] for j in range(k + side, k + side * len(run), side)]
+            if not spacing:  # one digit each side: it sits between them as they would
+                spacing = [gaps[min(k, k - side)]]
             normal = min(max(0.0, median_of(spacing)), 0.5 * digit_h) if spacing else 0.0
             if gaps[min(k, k + side)] > 1.5 * normal + 0.15 * digit_h:
                 continue

@@ -336,6 +336,7 @@ def test_a_reject_beside_a_number_at_its_spacing_is_a_question_mark_not_dropped(
 
     assert _text(_drop_words(_items("24003r"), 40)) == "24003?"
     assert _text(_drop_words(_items("r40036"), 40)) == "?40036"
+    assert _text(_drop_words(_items("5r0"), 40)) == "5?0"
     # The same spacing with wide-set digits.
     assert _text(_drop_words(_items("24003r", gap=24), 40)) == "24003?"
     # A word after a space and a printed unit stay out; so does a `$` set off to the left and a small
