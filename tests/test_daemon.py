@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 from daemon_helpers import MjpegServer, NotifySocket, json_lines, run_cli, running_cli, wait_for
 
+from convert.synth import clips
 from edge_digits.daemon import run_daemon
 from edge_digits.runtime import DEFAULT_MODEL
 from edge_digits.sources import SAMPLE_CLIP, camera_present
-
-clips = pytest.importorskip("convert.synth.clips")
 
 # Seeds of the generated number clips the acceptance test runs on (see docs/daemon.md for more seeds).
 CLIP_SEEDS = (1, 2)

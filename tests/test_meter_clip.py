@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from bench.meter import CLIP_RATE_PER_MINUTE, judge_clip, meter_config, read_clip
+from convert.synth import clips
 from edge_digits.runtime import DEFAULT_MODEL, DigitClassifier
-
-clips = pytest.importorskip("convert.synth.clips")
 
 # Clips this build reads to the end (bench/meter.py reports more seeds, including ones it does not).
 CASES = (("drum", 2), ("lcd", 2))

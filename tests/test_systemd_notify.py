@@ -22,16 +22,11 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from daemon_helpers import LineCollector, MjpegServer, digit_frame, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 UNIT = REPO / "systemd" / "edge-digits.service"
 WATCHDOG_S = 2.0
-
-pytestmark = pytest.mark.skipif(
-    not (REPO / "models" / "digits_int8.tflite").is_file(), reason="models/digits_int8.tflite not built yet"
-)
 
 
 class SystemdNotifySocket:
