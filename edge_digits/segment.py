@@ -26,6 +26,7 @@ import numpy as np
 
 # Relative to the height H of the line a component sits in.
 FRAGMENT_MAX = 0.55  # below this a component is a piece of a digit or a mark, not a digit itself
+FULL_ORPHAN = 0.8  # a lone loose piece at least this tall is a digit of its own
 MERGED_MAX = 1.45  # a digit with its merged fragments is never taller than this
 TOO_TALL = 1.7  # a candidate this much taller than its line is a border, a rule or clutter
 DOT_MAX = 0.38  # a decimal point is at most this tall and wide
@@ -600,7 +601,9 @@ def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: 
                 groups.append([f])
         for g in groups:
             u = _union(g)
-            if len(g) > 1 and FRAGMENT_MAX * hgt <= u.h <= MERGED_MAX * hgt and u.w <= 1.2 * hgt:
+            # A lone piece of full digit height is a digit that came here with a chain of fragments.
+            low = FRAGMENT_MAX if len(g) > 1 else FULL_ORPHAN
+            if low * hgt <= u.h <= MERGED_MAX * hgt and u.w <= 1.2 * hgt:
                 lines[li].candidates.append(u)
     for li, fs in frags.items():
         cands = lines[li].candidates
