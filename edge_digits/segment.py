@@ -27,6 +27,7 @@ import numpy as np
 # Relative to the height H of the line a component sits in.
 FRAGMENT_MAX = 0.55  # below this a component is a piece of a digit or a mark, not a digit itself
 FULL_ORPHAN = 0.8  # a lone loose piece at least this tall is a digit of its own
+LOOSE_REACH = 1.0  # loose pieces this far beyond a line's ends may belong to it (a broken last digit)
 MERGED_MAX = 1.45  # a digit with its merged fragments is never taller than this
 TOO_TALL = 1.7  # a candidate this much taller than its line is a border, a rule or clutter
 DOT_MAX = 0.38  # a decimal point is at most this tall and wide
@@ -552,7 +553,7 @@ def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: 
         best, best_d = None, None
         for li, (line, (top, bottom), (x0, x1)) in enumerate(zip(lines, bands, spans, strict=True)):
             hgt = line.height
-            if f.x2 < x0 - 0.6 * hgt or f.x > x1 + 0.6 * hgt:
+            if f.x2 < x0 - LOOSE_REACH * hgt or f.x > x1 + LOOSE_REACH * hgt:
                 continue
             t = float(np.polyval(top, f.cx))
             b = float(np.polyval(bottom, f.cx))
