@@ -392,7 +392,8 @@ def _hold_rejects_in_numbers(items: list[_Item], gaps: list[int]) -> list[_Item]
 
     out = list(items)
     for k, it in enumerate(items):
-        if it.kind != "reject":
+        # An unsure digit there is held the same way (not dropped as a stray mark at the line's end).
+        if it.kind != "reject" and it.value != UNKNOWN:
             continue
         ref = float(it.box[3])
         for side in (-1, 1):
@@ -413,7 +414,9 @@ def _hold_rejects_in_numbers(items: list[_Item], gaps: list[int]) -> list[_Item]
             normal = min(max(0.0, median_of(spacing)), 0.5 * digit_h) if spacing else 0.0
             if gaps[min(k, k + side)] > 1.5 * normal + 0.15 * digit_h:
                 continue
-            out[k] = _Item(it.box, "digit", UNKNOWN, it.confidence, held=True)
+            out[k] = _Item(
+                it.box, "digit", UNKNOWN, it.confidence, it.alternative, it.alternative_confidence, held=True
+            )
             break
     return out
 
