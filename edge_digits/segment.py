@@ -438,12 +438,15 @@ def segment(
     max_height: float,
     decimal_point: bool = False,
     seeds: np.ndarray | None = None,
+    labelled: tuple[int, np.ndarray, np.ndarray] | None = None,
 ) -> Segmentation:
     """Ink mask (uint8, 255 = ink) → lines of digit candidates.
 
     `min_height`/`max_height` bound a digit's height in pixels of this image. With `seeds` (bool, the
-    strong-ink pixels), a blob of the mask counts only if it holds one (hysteresis thresholding)."""
-    n, labels, stats, _ = components(binary)
+    strong-ink pixels), a blob of the mask counts only if it holds one (hysteresis thresholding).
+    `labelled` is `components(binary)`'s (n, labels, stats) when the caller has it already; its labels
+    are changed in place."""
+    n, labels, stats = labelled if labelled is not None else components(binary)[:3]
     img_h, img_w = binary.shape
     if n <= 1:
         return Segmentation(labels, [], 0)

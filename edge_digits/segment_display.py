@@ -930,7 +930,9 @@ def segment_display(
     if (frames or dials) and seeds is not None:
         seeds = seeds & (work > 0)
     joined, n_bars, t = join_segments(work, min_height, comps)
-    seg = segment(joined, min_height, max_height, decimal_point, seeds)
+    # Nothing changed the mask: the segmenter reuses this labelling instead of making its own.
+    labelled = (comps.n, comps.labels, comps.stats) if joined is binary else None
+    seg = segment(joined, min_height, max_height, decimal_point, seeds, labelled)
     if joined is not work:
         # Candidates keep the joined components' label ids, but their masks come from real ink only.
         seg.labels[work == 0] = 0
