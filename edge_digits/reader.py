@@ -406,7 +406,7 @@ def _hold_rejects_in_numbers(items: list[_Item], gaps: list[int]) -> list[_Item]
             if far_word and len(far_run) <= 2:
                 continue
             digit_h = median_of([d.box[3] for d in run[:3]])
-            if not 0.7 * digit_h <= it.box[3] <= 1.3 * digit_h or it.box[2] > 2.2 * digit_h:
+            if not 0.6 * digit_h <= it.box[3] <= 1.3 * digit_h or it.box[2] > 2.2 * digit_h:
                 continue
             spacing = [gaps[min(j, j + side)] for j in range(k + side, k + side * len(run), side)]
             if not spacing:  # one digit each side: it sits between them as they would
