@@ -518,15 +518,18 @@ def segment(
         for c in glyphs:
             if c.w > SPLIT_FROM * line.height and c.w > 1.3 * digit_w:
                 c.splits = _split_hypotheses(c, labels, digit_w, line.height)
-    lines = _drop_stray_strokes(lines, dropped)
+    lines = _drop_stray_strokes(lines, dropped, (img_w, img_h))
     lines.sort(key=lambda t: (median_of([c.cy for c in t.candidates]), t.candidates[0].x))
     return Segmentation(labels, lines, n - 1, dropped)
 
 
-def _drop_stray_strokes(lines: list[TextLine], dropped: list[tuple[int, int, int, int]]) -> list[TextLine]:
+def _drop_stray_strokes(
+    lines: list[TextLine], dropped: list[tuple[int, int, int, int]], size: tuple[int, int]
+) -> list[TextLine]:
     """A lone thin stroke on a page that has strings of digits is what is left of a rule or an edge
     (where two lines ran together, where a sheet meets the desk), not a 1; a lone mark much smaller
-    than those strings is a speck or a dash."""
+    than those strings is a speck or a dash; a lone mark cut by the frame is the corner of something
+    or a digit only partly in view."""
     heights = [t.height for t in lines if len(t.candidates) > 1]
     if not heights:
         return lines
@@ -535,7 +538,8 @@ def _drop_stray_strokes(lines: list[TextLine], dropped: list[tuple[int, int, int
     for t in lines:
         c = t.candidates[0]
         thin = c.h >= 4 * c.w or c.w >= 4 * c.h
-        if len(t.candidates) == 1 and (thin or c.h < 0.6 * ref):
+        cut = c.x <= 0 or c.y <= 0 or c.x2 >= size[0] or c.y2 >= size[1]
+        if len(t.candidates) == 1 and (thin or cut or c.h < 0.6 * ref):
             dropped.append((c.x, c.y, c.w, c.h))
         else:
             out.append(t)
