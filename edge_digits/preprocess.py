@@ -27,6 +27,10 @@ POLARITIES = ("auto", DARK_ON_LIGHT, LIGHT_ON_DARK)
 # shadow's edge.
 BACKGROUND_KERNEL = 0.08
 BACKGROUND_KERNEL_LONG = 0.05
+# ... and never narrower than this many pixels: in a small crop (a cheque field 40-60 px high) the
+# digits fill the height and their strokes are 5-8 px wide, so a kernel of a share of the side would
+# close over them and take the stroke cores for paper.
+MIN_KERNEL = 12.0
 # A strongly coloured surface (wood, a desk mat) darker than this share of the paper is not paper either.
 COLOURED_NOT_PAPER = 0.7
 # Hysteresis: strokes grow from the high threshold down to this share of it.
@@ -173,7 +177,7 @@ def preprocess(image: np.ndarray, polarity: str = "auto", denoise: bool = True) 
     small, f = _small_copy(gray)
     # Wider than the thickest stroke: a share of the shorter side for photos, of the longer side for a
     # thin strip (a cheque field whose digits fill its height).
-    kernel = max(BACKGROUND_KERNEL * min(h, w), BACKGROUND_KERNEL_LONG * max(h, w), 5.0) * f
+    kernel = max(BACKGROUND_KERNEL * min(h, w), BACKGROUND_KERNEL_LONG * max(h, w), MIN_KERNEL) * f
     if polarity == "auto":
         polarity = detect_polarity(small, kernel)
     work = gray
