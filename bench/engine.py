@@ -9,20 +9,12 @@ import time
 from typing import Any
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 N_PER_CATEGORY = 40
 N_FRAMES = 30
 REPEATS = 5
 N_PROTOTYPE_FRAMES = 12
-
-
-def levenshtein(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[len(b)]
 
 
 class _Capture:
@@ -39,7 +31,8 @@ class _Capture:
 
 def _score(pairs: list[tuple[str, str]]) -> tuple[float, float]:
     exact = sum(got == want for got, want in pairs) / len(pairs)
-    cer = sum(levenshtein(got, want) for got, want in pairs) / max(1, sum(len(want) for _, want in pairs))
+    errors = sum(Levenshtein.distance(got, want) for got, want in pairs)
+    cer = errors / max(1, sum(len(want) for _, want in pairs))
     return exact, cer
 
 

@@ -15,20 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rapidfuzz.distance import Levenshtein
+
 N_PER_CATEGORY = 40
 SEED = 1000
 CLIP_CASES = [(category, seed) for category in ("drum", "lcd") for seed in range(1, 6)]
 # The generated clips rise by one unit every 1–2.5 s: a meter that could do one a second.
 CLIP_RATE_PER_MINUTE = 60.0
-
-
-def levenshtein(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[len(b)]
 
 
 def reader_for(category: str, classifier: Any) -> Any:
@@ -60,7 +53,7 @@ def score_category(category: str, n: int, seed: int, classifier: Any) -> Categor
         reading = reader.read(scene.image)
         exact += reading.text == scene.text
         found += all(t in [line.text for line in reading.lines] for t in scene.lines)
-        errors += levenshtein(reading.text, scene.text)
+        errors += Levenshtein.distance(reading.text, scene.text)
         chars += len(scene.text)
         if reading.text != scene.text:
             misses.append((scene.text, reading.text))

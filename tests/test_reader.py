@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from rapidfuzz.distance import Levenshtein
 
 from convert.synth.scenes import CATEGORIES, WORDS, benchmark_set, make_scene
 from edge_digits.reader import DigitReader, ReaderSettings, as_image
@@ -50,15 +51,6 @@ def reader(classifier) -> DigitReader:
     return DigitReader(classifier)
 
 
-def levenshtein(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[len(b)]
-
-
 @pytest.fixture(scope="module")
 def benchmark_readings(reader):
     scenes = benchmark_set(N_PER_CATEGORY, seed=0)
@@ -70,7 +62,7 @@ def test_accuracy_floor_per_category(benchmark_readings, category):
     pairs = [(s, r) for s, r in benchmark_readings if s.category == category]
     assert len(pairs) == N_PER_CATEGORY
     exact = sum(r.text == s.text for s, r in pairs) / len(pairs)
-    cer = sum(levenshtein(r.text, s.text) for s, r in pairs) / sum(len(s.text) for s, _ in pairs)
+    cer = sum(Levenshtein.distance(r.text, s.text) for s, r in pairs) / sum(len(s.text) for s, _ in pairs)
     min_exact, max_cer = FLOORS[category]
     misses = [(s.text, r.text) for s, r in pairs if r.text != s.text]
     assert exact >= min_exact and cer <= max_cer, (exact, cer, misses)
