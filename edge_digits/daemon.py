@@ -83,14 +83,7 @@ def load_classifier(cfg: Config) -> DigitClassifier:
 def build_reader(classifier: DigitClassifier, cfg: Config) -> Any:
     from edge_digits.reader import DigitReader
 
-    settings = reader_settings(cfg.reader)
-    if cfg.meter.enabled:
-        # Meter mode judges digit confidence itself (edge_digits.meter.reader_threshold).
-        from edge_digits.meter import reader_threshold
-
-        explicit = "confidence_threshold" in cfg.reader.model_fields_set
-        settings.confidence_threshold = reader_threshold(settings.confidence_threshold, explicit)
-    return DigitReader(classifier, settings)
+    return DigitReader(classifier, reader_settings(cfg.reader))
 
 
 def build_outputs(cfg: Config, preview_backend: PreviewBackend | None = None) -> dict[str, Output]:

@@ -44,11 +44,6 @@ PAIR_MASS = 0.6
 # of candidate strings, 2**n, stops being small).
 MAX_UNDECIDED = 5
 DECIMAL_POINT = "."
-# The reader's confidence threshold in meter mode. Under its threshold the reader reports a digit as
-# '?' and keeps only the runner-up class, which would throw away one of the two classes of a drum
-# caught between two digits; the rules decide sureness themselves (min_confidence), so the reader only
-# has to refuse what is no digit at all.
-READER_CONFIDENCE = 0.3
 
 
 class MeterConfig(BaseModel):
@@ -188,21 +183,24 @@ class MeterRules:
         slots: list[_Slot] = []
         undecided = 0
         for d in line.digits:
-            if d.value == DECIMAL_POINT:
+            # Under the reader's threshold a digit reads '?' but keeps its best guess: the rules judge
+            # sureness themselves (min_confidence), and a drum in transition needs both classes.
+            value = d.best
+            if value == DECIMAL_POINT:
                 slots.append((_Option(DECIMAL_POINT, 1.0),))
                 continue
-            if d.value.isdigit() and d.confidence >= threshold:
-                slots.append((_Option(d.value, float(d.confidence)),))
+            if value.isdigit() and d.confidence >= threshold:
+                slots.append((_Option(value, float(d.confidence)),))
                 continue
             if not self.config.resolve_transitions:
                 return None
             # An unsure digit: usable only as a pair of adjacent strong classes (a value in transition).
             if not (
-                _adjacent(d.value, d.alternative)
+                _adjacent(value, d.alternative)
                 and d.confidence + d.alternative_confidence >= PAIR_MASS
             ):
                 return None
-            slots.append((_Option(d.value, float(d.confidence)),
+            slots.append((_Option(value, float(d.confidence)),
                           _Option(d.alternative, float(d.alternative_confidence))))
             undecided += 1
         if undecided > MAX_UNDECIDED:
@@ -346,12 +344,6 @@ class MeterRules:
 
 
 
-def reader_threshold(configured: float, explicit: bool) -> float:
-    """The reader's confidence threshold in meter mode: READER_CONFIDENCE unless the config sets
-    `reader.confidence_threshold` itself (then that is what the user wants)."""
-    return configured if explicit else min(configured, READER_CONFIDENCE)
-
-
 def split_lines(text: str, digits: Sequence[Digit]) -> tuple[Line, ...]:
     """The lines of a flattened reading: `text` is the lines' texts joined by '|', `digits` all of
     their digits in the same order (what the daemon's vote keeps of a frame)."""
@@ -369,9 +361,11 @@ def resolved_digits(line: Line, text: str) -> tuple[Digit, ...]:
     for d, char in zip(line.digits, text, strict=True):
         if char == d.value:
             out.append(d)
+        elif char == d.best:
+            out.append(replace(d, value=char))  # a '?' decided for the network's own best guess
         else:
             out.append(replace(d, value=char, confidence=d.alternative_confidence,
-                               alternative=d.value, alternative_confidence=d.confidence))
+                               alternative=d.best, alternative_confidence=d.confidence, guess=char))
     return tuple(out)
 
 
@@ -420,12 +414,10 @@ __all__ = [
     "NEGATIVE_RATE",
     "OUT_OF_RANGE",
     "RATE_TOO_HIGH",
-    "READER_CONFIDENCE",
     "REASONS",
     "WRONG_DIGIT_COUNT",
     "MeterConfig",
     "MeterDecision",
     "MeterRules",
     "MeterVote",
-    "reader_threshold",
 ]

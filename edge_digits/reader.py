@@ -16,7 +16,7 @@ import itertools
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import cv2
@@ -132,6 +132,7 @@ class _Item:
     alternative: str = UNKNOWN
     alternative_confidence: float = 0.0
     held: bool = False  # a reject kept as '?' because it sits in a number (never dropped as a stray mark)
+    guess: str = UNKNOWN  # the top digit class, also when `value` is '?' for want of confidence
 
 
 @dataclass
@@ -244,7 +245,7 @@ class DigitReader:
         conf = r.p_top[k]
         alt = str(second) if second < REJECT else UNKNOWN
         value = str(top) if conf >= self.settings.confidence_threshold else UNKNOWN
-        return _Item(box, "digit", value, conf, alt, r.p_second[k])
+        return _Item(box, "digit", value, conf, alt, r.p_second[k], guess=str(top))
 
     def _decide_line(self, row: list, r: _Ranked) -> list[_Item]:
         items: list[_Item] = []
@@ -288,7 +289,8 @@ class DigitReader:
             x1, y1 = math.ceil((x + w) * inv), math.ceil((y + h) * inv)
             x, y, w, h = x0, y0, x1 - x0, y1 - y0
         value = it.value if it.kind != "reject" else UNKNOWN
-        return Digit(value, it.confidence, Box(x, y, w, h), it.alternative, it.alternative_confidence)
+        return Digit(value, it.confidence, Box(x, y, w, h), it.alternative, it.alternative_confidence,
+                     it.guess if it.kind == "digit" else UNKNOWN)
 
 
 class _Ranked:
@@ -414,9 +416,7 @@ def _hold_rejects_in_numbers(items: list[_Item], gaps: list[int]) -> list[_Item]
             normal = min(max(0.0, median_of(spacing)), 0.5 * digit_h) if spacing else 0.0
             if gaps[min(k, k + side)] > 1.5 * normal + 0.15 * digit_h:
                 continue
-            out[k] = _Item(
-                it.box, "digit", UNKNOWN, it.confidence, it.alternative, it.alternative_confidence, held=True
-            )
+            out[k] = replace(it, kind="digit", value=UNKNOWN, held=True)
             break
     return out
 
@@ -441,7 +441,7 @@ def _runs_of(tok: list[_Item]) -> list[tuple[list[_Item], bool]]:
             and _digit_count(left) + _digit_count(right) >= 3
             and _fits_between(mid[0], left, right)
         ):
-            mid[0] = _Item(mid[0].box, "digit", UNKNOWN, mid[0].confidence)
+            mid[0] = replace(mid[0], kind="digit", value=UNKNOWN)
             parts[k - 1 : k + 2] = [left + mid + right]
         else:
             k += 1

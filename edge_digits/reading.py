@@ -39,6 +39,14 @@ class Digit:
     # The runner-up class and its probability: lets meter rules resolve a digit caught between two values.
     alternative: str = UNKNOWN
     alternative_confidence: float = 0.0
+    # The most likely digit even when `value` is '?' for want of confidence ('?' for no digit at all):
+    # with the runner-up it is the pair a counter drum caught between two values splits its mass over.
+    guess: str = UNKNOWN
+
+    @property
+    def best(self) -> str:
+        """`value`, or the network's best guess where the value is '?'."""
+        return self.guess if self.value == UNKNOWN else self.value
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -164,6 +164,20 @@ def test_last_digit_in_transition_resolves_from_previous_value() -> None:
     assert (d.value, d.text) == (1236.0, "1236")
 
 
+def test_a_question_mark_keeps_its_guess_and_resolves_from_previous_value() -> None:
+    # What the reader hands over for a digit under its threshold: '?', with the best guess kept.
+    unsure = Digit("?", 0.45, Box(75, 0, 20, 30), "5", 0.4, guess="4")
+    reading = Line((*line(["1", "2", "3"]).digits, unsure))
+    rules = MeterRules(config(digits=4), MeterState(1235, "1235", 0.0))
+    d = rules.check(reading, 1.0)
+    assert (d.accepted, d.value, d.text, d.resolved) == (True, 1235.0, "1235", True)
+    rules = MeterRules(config(digits=4), MeterState(1233, "1233", 0.0))
+    assert rules.check(reading, 1.0).text == "1234"
+    # Without the guess the '?' is no pair of classes, so nothing can be decided.
+    blind = Line((*line(["1", "2", "3"]).digits, Digit("?", 0.45, Box(75, 0, 20, 30), "5", 0.4)))
+    assert rules.check(blind, 1.0).reason == "low_confidence"
+
+
 def test_drum_caught_between_values_rolls_over_from_the_lowest_digit() -> None:
     between = ["0", "1", "2", ("4", 0.5, "3", 0.45), ("0", 0.5, "9", 0.42), ("9", 0.5, "0", 0.48)]
     # Before the turn completed: 012399 is the only counter-consistent value at or above 012399...

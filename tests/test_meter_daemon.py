@@ -1,6 +1,6 @@
 """Meter mode inside the daemon: frames of a recording are timed by their place in the file (a file read
-faster than real time must not look like a spinning meter), and the reader keeps both classes of a
-digit caught between two values without the user having to lower its threshold."""
+faster than real time must not look like a spinning meter), and meter mode needs no reader threshold
+of its own."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from daemon_helpers import write_video
 
 from edge_digits.config import load_config
 from edge_digits.daemon import Daemon, build_reader
-from edge_digits.meter import READER_CONFIDENCE, MeterConfig, MeterRules
+from edge_digits.meter import MeterConfig, MeterRules
 from edge_digits.sources import EndOfStream, Frame, open_source
 
 
@@ -81,18 +81,13 @@ def test_recorded_meter_rising_at_its_own_pace_is_accepted_by_the_rate_rule(tmp_
     assert [d.value for d in decisions] == [100, 101, 102, 103, 104, 105]
 
 
-def test_meter_mode_lowers_the_reader_threshold_unless_the_config_sets_it(tmp_path: Path) -> None:
+def test_meter_mode_leaves_the_reader_threshold_as_configured(tmp_path: Path) -> None:
+    # The reader's '?' digits keep their best guess, so meter mode needs no special threshold.
     state = str(tmp_path / "m.json")
     plain = build_reader(None, load_config(None, {}))  # type: ignore[arg-type]
     meter = build_reader(None, load_config(None, {"meter.enabled": True, "meter.state_file": state}))  # type: ignore[arg-type]
     explicit = {"meter.enabled": True, "meter.state_file": state, "reader.confidence_threshold": 0.45}
     chosen = build_reader(None, load_config(None, explicit))  # type: ignore[arg-type]
     assert plain.settings.confidence_threshold == 0.5
-    assert meter.settings.confidence_threshold == READER_CONFIDENCE == 0.3
+    assert meter.settings.confidence_threshold == 0.5
     assert chosen.settings.confidence_threshold == 0.45
-
-
-def test_meter_mode_threshold_from_a_yaml_file(tmp_path: Path) -> None:
-    path = tmp_path / "config.yaml"
-    path.write_text(f"meter:\n  enabled: true\n  digits: 5\n  state_file: {tmp_path / 'm.json'}\n")
-    assert build_reader(None, load_config(path)).settings.confidence_threshold == READER_CONFIDENCE  # type: ignore[arg-type]

@@ -198,6 +198,9 @@ def test_raising_the_threshold_turns_unsure_digits_into_question_marks(classifie
     assert "?" not in loose.text
     assert [d.value == "?" for d in strict.digits] == [d.confidence <= cut for d in loose.digits]
     assert strict.text.replace("?", "") != scene.text
+    # A '?' keeps the network's best guess (what meter rules need for a drum between two digits).
+    assert [d.best for d in strict.digits] == list(scene.text)
+    assert all(d.guess == d.value for d in loose.digits)
 
 
 def _scene_with_gap(reader: DigitReader, min_gap: float):
