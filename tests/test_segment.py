@@ -5,8 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from convert.synth.scenes import mnist_test
-from edge_digits.segment import Segmentation, segment
+from convert.synth.scenes import Scene, make_scene, mnist_test
+from edge_digits.preprocess import preprocess
+from edge_digits.segment import Segmentation, TextLine, segment
 
 
 def digit_mask(label: int, height: int, k: int = 0) -> np.ndarray:
@@ -186,3 +187,38 @@ def test_nothing_to_segment():
     assert seg.lines == []
     full = run(np.full((100, 100), 255, np.uint8))
     assert all(c.h <= 95 for line in full.lines for c in line.candidates)
+
+
+# --- generated photo-like scenes (convert.synth.scenes), the cases the engine benchmark found ---------
+
+
+def scene_segmentation(category: str, seed: int) -> tuple[Scene, Segmentation]:
+    """A benchmark scene (`benchmark_set(40, s)[k]` is `make_scene(category, s * 1_000_003 + k)`),
+    preprocessed and segmented the way the reader does it."""
+    scene = make_scene(category, seed)
+    pre = preprocess(scene.image)
+    h = scene.image.shape[0]
+    min_h = max(8.0, 0.01 * h)
+    return scene, segment(pre.binary, min_h, 0.95 * h, False, pre.seeds)
+
+
+def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    iy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(0, ix) * max(0, iy)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def found(line: TextLine, box: tuple[int, int, int, int]) -> bool:
+    """A candidate of the line, or a piece of one of its split hypotheses, is that digit."""
+    options = [c for c in line.candidates] + [p for c in line.candidates for s in c.splits for p in s]
+    return any(iou((c.x, c.y, c.w, c.h), box) >= 0.5 for c in options)
+
+
+def test_a_line_stays_one_line_past_a_digit_broken_into_low_pieces():
+    """A 2 broken into three pieces, the first low: the next digit was compared with that piece only,
+    started a line of its own, and the rest of the line followed it ("023|346069", "23468|063")."""
+    for seed in (14, 3 * 1_000_003 + 13):
+        scene, seg = scene_segmentation("single_line", seed)
+        assert len(seg.lines) == 1, seed
+        assert all(found(seg.lines[0], box) for box in scene.boxes[0]), seed
