@@ -39,6 +39,9 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synthetic-per-domain", type=int, default=d.synthetic_per_domain, metavar="N",
                    help=f"generated glyphs per domain (reject, printed, sevenseg, drum); default "
                         f"{d.synthetic_per_domain}; 0 = MNIST only")
+    p.add_argument("--scene-crops", type=int, default=d.scene_crops, metavar="N",
+                   help=f"generated scenes and meter photos per kind whose engine-cut crops are trained "
+                        f"on too; default {d.scene_crops}; 0 = none")
     p.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate,
                    help=f"peak; default {d.learning_rate}")
@@ -96,7 +99,8 @@ def _train_config(args: argparse.Namespace) -> Any:
 
     return TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, limit=args.limit,
-        synthetic_per_domain=args.synthetic_per_domain, seed=args.seed, learning_rate=args.learning_rate,
+        synthetic_per_domain=args.synthetic_per_domain, scene_crops=args.scene_crops, seed=args.seed,
+        learning_rate=args.learning_rate,
         reject_weight=args.reject_weight, augment=not args.no_augment, data_dir=args.data,
     )
 

@@ -42,6 +42,9 @@ class TrainConfig:
     batch_size: int = 128
     limit: int | None = None  # train on the first N MNIST training images (tests, smoke runs)
     synthetic_per_domain: int = 5000
+    # Generated scenes and meter photos per kind whose engine-cut crops join the training set
+    # (convert.scene_crops); a tenth as many, with other seeds, join the validation set.
+    scene_crops: int = 300
     seed: int = 1
     validation_fraction: float = 5000 / 60000
     learning_rate: float = 3e-3
@@ -68,6 +71,8 @@ class TrainConfig:
             raise TrainError(f"--limit {self.limit}: expected at least 10 images")
         if self.synthetic_per_domain < 0:
             raise TrainError(f"--synthetic-per-domain {self.synthetic_per_domain}: expected ≥ 0")
+        if self.scene_crops < 0:
+            raise TrainError(f"--scene-crops {self.scene_crops}: expected ≥ 0")
 
 
 @dataclass
@@ -115,6 +120,18 @@ def synthetic_set(per_domain: int, seed: int) -> tuple[np.ndarray, np.ndarray, d
     return np.concatenate(xs), np.concatenate(ys), counts
 
 
+def scene_crop_set(
+    mnist: Mnist, idx: np.ndarray, per_kind: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Engine-cut crops of generated scenes whose handwriting comes from MNIST training images `idx`."""
+    if per_kind <= 0:
+        return np.zeros((0, 28, 28), np.uint8), np.zeros((0,), np.int64), {}
+    from convert.scene_crops import harvest
+
+    h = harvest(mnist.train.x[idx], mnist.train.y[idx], per_kind, seed)
+    return h.x, h.y, h.counts
+
+
 def assemble(mnist: Mnist, cfg: TrainConfig) -> TrainingData:
     train_idx, val_idx = validation_split(len(mnist.train.y), cfg.validation_fraction, cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -124,10 +141,13 @@ def assemble(mnist: Mnist, cfg: TrainConfig) -> TrainingData:
     n_val_synth = max(1, cfg.synthetic_per_domain // 10) if cfg.synthetic_per_domain else 0
     sx, sy, counts = synthetic_set(cfg.synthetic_per_domain, cfg.seed)
     vx, vy, _ = synthetic_set(n_val_synth, cfg.seed + VALIDATION_SEED_OFFSET)
-    x_train = np.concatenate([mnist.train.x[train_idx], sx])
-    y_train = np.concatenate([mnist.train.y[train_idx], sy])
-    x_val = np.concatenate([mnist.train.x[val_idx], vx])
-    y_val = np.concatenate([mnist.train.y[val_idx], vy])
+    # Scene crops draw their handwriting from the same MNIST images as the split they join.
+    hx, hy, h_counts = scene_crop_set(mnist, train_idx, cfg.scene_crops, cfg.seed)
+    hvx, hvy, _ = scene_crop_set(mnist, val_idx, cfg.scene_crops // 10, cfg.seed + VALIDATION_SEED_OFFSET)
+    x_train = np.concatenate([mnist.train.x[train_idx], sx, hx])
+    y_train = np.concatenate([mnist.train.y[train_idx], sy, hy])
+    x_val = np.concatenate([mnist.train.x[val_idx], vx, hvx])
+    y_val = np.concatenate([mnist.train.y[val_idx], vy, hvy])
     info = {
         "mnist": {
             "source": mnist.train.source,
@@ -135,6 +155,7 @@ def assemble(mnist: Mnist, cfg: TrainConfig) -> TrainingData:
             "validation": int(val_idx.size),
         },
         "synthetic": {"per_domain": counts, "validation_per_domain": n_val_synth if counts else 0},
+        "scene_crops": {"scenes_per_kind": cfg.scene_crops, "crops": h_counts, "validation": len(hvy)},
         "train_images": len(y_train),
         "validation_images": len(y_val),
         "class_counts": np.bincount(y_train, minlength=REJECT + 1).tolist(),

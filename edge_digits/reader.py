@@ -135,14 +135,21 @@ class _Item:
     guess: str = UNKNOWN  # the top digit class, also when `value` is '?' for want of confidence
 
 
+# Per line, per candidate: (candidate, index of its whole crop in the batch or -1 for a dot, and for each
+# way to cut it: (pieces, index of the first piece's crop)).
+Slots = list[list[tuple[Candidate, int, list[tuple[list[Candidate], int]]]]]
+
+
 @dataclass
-class _Trace:
-    """What read() saw on the way, for the stage pictures."""
+class Trace:
+    """What read() saw on the way: for the stage pictures, and for training on what the reader sees."""
 
     work: np.ndarray
-    scale: float
+    scale: float  # working image = input × scale
     pre: Preprocessed | None = None
     seg: Segmentation | None = None
+    batch: np.ndarray | None = None  # every crop classified, (N, 28, 28) uint8
+    slots: Slots = field(default_factory=list)
     items: list[list[_Item]] = field(default_factory=list)
 
 
@@ -164,9 +171,13 @@ class DigitReader:
         reading, trace = self._read(image)
         return reading, stage_pictures(image, reading, trace)
 
+    def read_traced(self, image: Any) -> tuple[Reading, Trace | None]:
+        """The reading and what led to it (None when the input is no image)."""
+        return self._read(image)
+
     # ------------------------------------------------------------------------------------------------
 
-    def _read(self, image: Any) -> tuple[Reading, _Trace | None]:
+    def _read(self, image: Any) -> tuple[Reading, Trace | None]:
         t0 = time.perf_counter()
         s = self.settings
         img = as_image(image)
@@ -180,7 +191,7 @@ class DigitReader:
         if scale < 1.0:
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
             work = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
-        trace = _Trace(work, scale)
+        trace = Trace(work, scale)
         wh = work.shape[0]
         timings: dict[str, float] = {}
         if min(work.shape[:2]) < s.min_digit_pixels:
@@ -201,7 +212,7 @@ class DigitReader:
 
         t = time.perf_counter()
         crops: list[np.ndarray] = []
-        slots: list[list[tuple[Candidate, int, list[tuple[list[Candidate], int]]]]] = []
+        slots: Slots = []
         for line in seg.lines:
             row = []
             for c in line.candidates:
@@ -220,6 +231,7 @@ class DigitReader:
             slots.append(row)
         batch = np.stack(crops) if crops else np.zeros((0, 28, 28), np.uint8)
         timings["normalize"] = _ms(t)
+        trace.batch, trace.slots = batch, slots
 
         t = time.perf_counter()
         probs = self.classifier.probabilities(batch) if len(batch) else np.zeros((0, 11), np.float32)

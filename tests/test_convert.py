@@ -44,7 +44,7 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = mnist_train_dir()
     root = tmp_path_factory.mktemp("convert")
     args = ["all", "--limit", "4000", "--epochs", "1", "--batch-size", "32", "--no-augment",
-            "--synthetic-per-domain", "100", "--domain-samples", "50", "--no-latency",
+            "--synthetic-per-domain", "100", "--scene-crops", "3", "--domain-samples", "50", "--no-latency",
             "--work", str(root / "work"), "--out", str(root / "models")]
     if data_dir:
         args += ["--data", data_dir]

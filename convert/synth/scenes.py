@@ -8,14 +8,18 @@ naive pipelines (ruled lines, a sheet edge, a smudge, a desk around the sheet, a
 background, printed words) are part of the categories.
 
 Everything is a pure function of (category, seed): the same seed gives the same image bytes.
-Only the MNIST *test* digits are used, so scenes never overlap the training data.
+Scenes draw the MNIST *test* digits, so the benchmark never meets the training data; training scenes
+(`convert.scene_crops`) draw training digits through `drawn_from`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import gzip
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,15 +95,43 @@ def _read_idx(path: Path, magic: int, ndim: int) -> np.ndarray:
     return data.reshape(shape)
 
 
-@functools.lru_cache(maxsize=1)
-def mnist_test() -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
-    """(images (N, 28, 28) uint8 255=ink, labels (N,), indices of each digit class)."""
-    images = _read_idx(IMAGES_FILE, 2051, 3)
-    labels = _read_idx(LABELS_FILE, 2049, 1)
-    if images.shape[0] != labels.shape[0]:
-        raise ValueError(f"{IMAGES_FILE}: {images.shape[0]} images but {labels.shape[0]} labels")
+DigitPool = tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]
+
+
+def _pool_of(images: np.ndarray, labels: np.ndarray, where: str) -> DigitPool:
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"{where}: expected (N, 28, 28) images and N labels, got {images.shape}, {labels.shape}"
+        )
     by_label = tuple(np.flatnonzero(labels == d) for d in range(10))
+    if any(idx.size == 0 for idx in by_label):
+        raise ValueError(f"{where}: every digit 0-9 needs at least one image")
     return images, labels, by_label
+
+
+@functools.lru_cache(maxsize=1)
+def mnist_test() -> DigitPool:
+    """(images (N, 28, 28) uint8 255=ink, labels (N,), indices of each digit class)."""
+    return _pool_of(_read_idx(IMAGES_FILE, 2051, 3), _read_idx(LABELS_FILE, 2049, 1), str(IMAGES_FILE))
+
+
+# Scenes for the benchmark and the tests draw MNIST *test* digits; scenes made to train on must draw
+# training digits instead (`drawn_from`), or the benchmark would measure digits the network has seen.
+_POOL: contextvars.ContextVar[DigitPool | None] = contextvars.ContextVar("digit_pool", default=None)
+
+
+def _active_pool() -> DigitPool:
+    return _POOL.get() or mnist_test()
+
+
+@contextlib.contextmanager
+def drawn_from(images: np.ndarray, labels: np.ndarray) -> Iterator[None]:
+    """Scenes made inside this block draw their digits from `images`/`labels` instead of MNIST test."""
+    token = _POOL.set(_pool_of(images, labels, "drawn_from"))
+    try:
+        yield
+    finally:
+        _POOL.reset(token)
 
 
 # ------------------------------------------------------------------------------------------- glyphs
@@ -141,7 +173,7 @@ def _stroke_width(a: np.ndarray) -> float:
 def _typical_pool(digit: int) -> np.ndarray:
     """The MNIST test digits of a class most like the class average (top 30% by correlation): clips
     that show one rendering for many frames use these, so a clip does not hinge on one odd sample."""
-    images, _, by_label = mnist_test()
+    images, _, by_label = mnist_test()  # clips are test material: always the test digits
     idx = by_label[digit]
     flat = images[idx].reshape(len(idx), -1).astype(np.float32)
     flat -= flat.mean(axis=1, keepdims=True)
@@ -152,8 +184,12 @@ def _typical_pool(digit: int) -> np.ndarray:
 
 
 def _mnist_source(rng: np.random.Generator, digit: int, slant: float, typical: bool = False) -> np.ndarray:
-    images, _, by_label = mnist_test()
-    idx = int(rng.choice(_typical_pool(digit) if typical else by_label[digit]))
+    if typical:
+        images, _, _ = mnist_test()
+        idx = int(rng.choice(_typical_pool(digit)))
+    else:
+        images, _, by_label = _active_pool()
+        idx = int(rng.choice(by_label[digit]))
     src = images[idx].astype(np.float32) / 255.0
     if abs(slant) > 1e-3:
         pad = 8
