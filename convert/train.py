@@ -120,6 +120,13 @@ def synthetic_set(per_domain: int, seed: int) -> tuple[np.ndarray, np.ndarray, d
     return np.concatenate(xs), np.concatenate(ys), counts
 
 
+def used_fonts() -> list[str]:
+    """The font files the glyph generator draws from on this machine (file names, sorted)."""
+    from convert.synth.fonts import font_files
+
+    return sorted(Path(f).name for f in font_files())
+
+
 def scene_crop_set(
     mnist: Mnist, idx: np.ndarray, per_kind: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
@@ -154,7 +161,9 @@ def assemble(mnist: Mnist, cfg: TrainConfig) -> TrainingData:
             "train": int(train_idx.size),
             "validation": int(val_idx.size),
         },
-        "synthetic": {"per_domain": counts, "validation_per_domain": n_val_synth if counts else 0},
+        "synthetic": {"per_domain": counts, "validation_per_domain": n_val_synth if counts else 0,
+                      # The glyphs depend on the fonts installed: name them, so a rerun can match them.
+                      "fonts": used_fonts() if counts or h_counts else []},
         "scene_crops": {"scenes_per_kind": cfg.scene_crops, "crops": h_counts, "validation": len(hvy)},
         "train_images": len(y_train),
         "validation_images": len(y_val),

@@ -77,6 +77,10 @@ def test_manifest_report_and_pictures(shipped: Path) -> None:
     assert manifest["data"]["mnist"]["train"] == 4000
     domains = ("reject", "printed", "sevenseg", "drum")
     assert manifest["data"]["synthetic"]["per_domain"] == dict.fromkeys(domains, 100)
+    fonts = manifest["data"]["synthetic"]["fonts"]
+    assert fonts and all(f.endswith((".ttf", ".otf", ".ttc")) for f in fonts) and fonts == sorted(fonts)
+    crops = manifest["data"]["scene_crops"]
+    assert crops["scenes_per_kind"] == 3 and sum(crops["crops"].values()) > 0
     assert manifest["data"]["test"]["images"] == 10000
     assert manifest["created"].endswith("Z")
 
