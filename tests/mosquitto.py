@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_helpers import free_port, wait_for
+from tests.harness import free_port, wait_for
 
 AUTH_USER = "edge"
 AUTH_PASSWORD = "s3cret-Pa55"

@@ -14,12 +14,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from daemon_helpers import MjpegServer, NotifySocket, json_lines, run_cli, running_cli, wait_for
 
 from convert.synth import clips
 from edge_digits.daemon import run_daemon
 from edge_digits.runtime import DEFAULT_MODEL
 from edge_digits.sources import SAMPLE_CLIP, camera_present
+from tests.harness import MjpegServer, NotifySocket, json_lines, run_cli, running_cli, wait_for
 
 # Seeds of the generated number clips the acceptance test runs on.
 CLIP_SEEDS = tuple(range(1, 13))  # the same 12 clips as `python -m bench daemon`

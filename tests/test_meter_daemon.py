@@ -9,12 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from daemon_helpers import write_video
 
 from edge_digits.config import load_config
 from edge_digits.daemon import Daemon, build_reader
 from edge_digits.meter import MeterConfig, MeterRules
 from edge_digits.sources import EndOfStream, Frame, open_source
+from tests.harness import write_video
 
 
 def _positions(cfg_overrides: dict[str, object], limit: int = 100) -> list[float | None]:

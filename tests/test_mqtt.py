@@ -27,7 +27,7 @@ from edge_digits.outputs.mqtt import (
     ha_node_id,
 )
 from edge_digits.outputs.spool import Spool
-from tests.daemon_helpers import json_lines, run_cli, wait_for
+from tests.harness import json_lines, run_cli, wait_for
 from tests.mosquitto import (  # noqa: F401 (fixtures)
     AUTH_PASSWORD,
     AUTH_USER,

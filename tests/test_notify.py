@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from daemon_helpers import NotifySocket, wait_for
 
 from edge_digits.notify import Notifier, watchdog_interval
+from tests.harness import NotifySocket, wait_for
 
 
 @pytest.mark.parametrize("abstract", [False, True])

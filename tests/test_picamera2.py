@@ -13,11 +13,11 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 import pytest
-from daemon_helpers import wait_for
 
 from edge_digits import sources
 from edge_digits.config import SourceConfig
 from edge_digits.sources import LiveSource, SourceError, open_source
+from tests.harness import wait_for
 
 
 class FakePicamera2:

@@ -11,7 +11,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from daemon_helpers import LineCollector, start_cli, wait_for
 
 from edge_digits.outputs.base import FrameView
 from edge_digits.outputs.overlay import BANNER_BGR, ROI_BGR
@@ -20,6 +19,7 @@ from edge_digits.reading import Box, Digit, Line, Reading
 from edge_digits.roi import plan
 from edge_digits.sources import SAMPLE_CLIP
 from edge_digits.stabilize import StableReading
+from tests.harness import LineCollector, start_cli, wait_for
 
 
 def _view() -> FrameView:

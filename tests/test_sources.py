@@ -9,7 +9,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from daemon_helpers import MjpegServer, digit_frame, wait_for, write_video
 
 from edge_digits.config import SourceConfig
 from edge_digits.sources import (
@@ -22,6 +21,7 @@ from edge_digits.sources import (
     open_source,
     resolve_location,
 )
+from tests.harness import MjpegServer, digit_frame, wait_for, write_video
 
 
 def _frame_with_index(i: int, size: tuple[int, int] = (160, 120)) -> np.ndarray:

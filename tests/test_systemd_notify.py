@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from daemon_helpers import LineCollector, MjpegServer, digit_frame, wait_for
+from tests.harness import LineCollector, MjpegServer, digit_frame, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 UNIT = REPO / "systemd" / "edge-digits.service"

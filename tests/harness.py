@@ -1,4 +1,5 @@
-"""Test helpers for the daemon: a local MJPEG-over-HTTP camera, a notify socket, polling, subprocesses."""
+"""Test harness shared by the suite: a local MJPEG-over-HTTP camera, a notify socket, generated clips and
+frames, polling for a condition, running the CLI as a subprocess."""
 
 from __future__ import annotations
 
