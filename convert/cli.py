@@ -211,7 +211,7 @@ def _copy_atomic(src: Path, dst: Path) -> None:
 def cmd_all(args: argparse.Namespace) -> int:
     from convert.data import load_mnist, load_test_set
     from convert.evaluate import evaluate
-    from convert.quantize import INT8_NAME, quantize
+    from convert.quantize import INT8_NAME, load_model, quantize_model
     from convert.train import train
 
     cfg = _train_config(args)
@@ -219,7 +219,8 @@ def cmd_all(args: argparse.Namespace) -> int:
     test = load_test_set(args.test_data)  # fail early, before an hour of training, if it is unreadable
     mnist = load_mnist(cfg.data_dir)
     result = train(cfg, work, mnist)
-    quantize(result.model_path, work, result.data.x_train)
+    model, expects_unit = load_model(result.model_path)
+    quantize_model(model, expects_unit, result.model_path, work, result.data.x_train)
     report = evaluate(_models_in(work), test, work, args.domain_samples, cfg.seed, not args.no_latency)
     _print_summary(report, work)
     write_model_manifest(work, report)

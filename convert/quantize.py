@@ -128,19 +128,6 @@ def io_quantization(tflite: bytes) -> tuple[tuple[float, int], tuple[float, int]
     )
 
 
-def quantize(
-    model_path: Path,
-    out_dir: Path,
-    training_images: np.ndarray,
-    int8_name: str = INT8_NAME,
-    float_name: str = FLOAT_NAME,
-    n_representative: int = 1000,
-) -> QuantizeResult:
-    model, expects_unit = load_model(model_path)
-    return quantize_model(model, expects_unit, model_path, out_dir, training_images,
-                          int8_name, float_name, n_representative)
-
-
 def quantize_model(
     model: Any,
     expects_unit: bool,
