@@ -150,14 +150,25 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarra
 # --- ruled lines and borders ------------------------------------------------------------------------
 
 
-def long_thin(mask: np.ndarray, thick: int, length: float, axis: int) -> np.ndarray:
+def long_thin(
+    mask: np.ndarray,
+    thick: int,
+    length: float,
+    axis: int,
+    strong: np.ndarray | None = None,
+    faint: np.ndarray | None = None,
+) -> np.ndarray:
     """Pixels of `mask` (uint8 0/1) that belong to long straight thin lines.
 
     A line is found as an 8-connected piece of thin pixels (no more than `thick` of ink in a row across
     it; axis 0: a horizontal line is thin vertically) longer than `length`, and fitted with a straight
     line. Everything in its band along the whole fitted line goes, so the bits of a grid line between two
     rows of digits and the stub where a digit touches the line go with it, except where a stroke crosses
-    the line (ink on both sides of the band)."""
+    the line (ink on both sides of the band). With `strong` (bool, the strong-ink pixels of the same
+    crop) and `faint` (bool, same shape), the crossings that are not strong ink are marked in `faint`:
+    a faint rule between two digits touching it from either side is no stroke, and kept it would weld
+    them together. (They are not removed at once: where two faint rules of a grid cross, the second
+    must still be found whole.)"""
     kernel = np.ones((thick + 1, 1) if axis == 0 else (1, thick + 1), np.uint8)
     thin = cv2.subtract(mask, cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel))
     n, lab, stats, _ = components(thin)
@@ -193,13 +204,21 @@ def long_thin(mask: np.ndarray, thick: int, length: float, axis: int) -> np.ndar
         side_c = np.zeros(bx.size, bool)
         side_a[ok_a] = mask[ay[ok_a], ax[ok_a]] > 0
         side_c[ok_c] = mask[cy[ok_c], cx[ok_c]] > 0
-        gone = ~(side_a & side_c)
-        out[by[gone], bx[gone]] = True
+        crossed = side_a & side_c
+        out[by[~crossed], bx[~crossed]] = True
+        if strong is not None and faint is not None:
+            weak = crossed & ~strong[by, bx]
+            faint[by[weak], bx[weak]] = True
     return out
 
 
 def _strip_rules(
-    labels: np.ndarray, stats: np.ndarray, idx: np.ndarray, typical: float | None, min_height: float
+    labels: np.ndarray,
+    stats: np.ndarray,
+    idx: np.ndarray,
+    typical: float | None,
+    min_height: float,
+    seeds: np.ndarray | None = None,
 ) -> tuple[list[tuple[int, int, int, int, int, np.ndarray]], list[int]]:
     """Take ruled lines, grid lines, borders and sheet edges out of the components `idx`.
 
@@ -214,12 +233,14 @@ def _strip_rules(
         x, y, w, h = (int(v) for v in stats[i, :4])
         crop = labels[y : y + h, x : x + w]
         mask = (crop == i).astype(np.uint8)
+        strong = seeds[y : y + h, x : x + w] if seeds is not None else None
+        faint = np.zeros(mask.shape, bool) if strong is not None else None
         # Horizontal, vertical, horizontal again: where lines cross, each is thick across the other, so a
         # grid only comes apart in full once the first family is gone.
         cleaned = mask.copy()
         local = typical if typical is not None else 3.0 * min_height
         for axis, factor in ((0, 1.3), (1, 1.6), (0, 1.3)):
-            rules = long_thin(cleaned, max(3, round(0.12 * local)), factor * local, axis)
+            rules = long_thin(cleaned, max(3, round(0.12 * local)), factor * local, axis, strong, faint)
             if rules.any():
                 cleaned[rules] = 0
             if typical is None and axis == 0:
@@ -230,6 +251,8 @@ def _strip_rules(
                 hs = np.sort(hs[(hs >= min_height) & (hs <= 0.9 * h) & (hs < 5 * ws)])
                 if hs.size:
                     local = max(local, float(hs[(hs.size - 1) // 4]))
+        if faint is not None:
+            cleaned[faint] = 0
         if np.array_equal(cleaned, mask):
             continue
         crop[mask > 0] = 0
@@ -484,7 +507,7 @@ def segment(
     huge = (h > max_height) | (w > 0.4 * img_w) | ((h > 0.4 * img_h) & sparse) | (h > 2.5 * ref)
     to_strip = np.nonzero(keep & (long_h | long_v | huge))[0]
     if to_strip.size:
-        pieces, stripped = _strip_rules(labels, stats, to_strip, typical, min_height)
+        pieces, stripped = _strip_rules(labels, stats, to_strip, typical, min_height, seeds)
         if pieces:
             new_stats = np.zeros((len(pieces), 5), np.int32)
             for k, (px, py, pw, ph, pa, pmask) in enumerate(pieces):

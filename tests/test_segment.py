@@ -222,3 +222,17 @@ def test_a_line_stays_one_line_past_a_digit_broken_into_low_pieces():
         scene, seg = scene_segmentation("single_line", seed)
         assert len(seg.lines) == 1, seed
         assert all(found(seg.lines[0], box) for box in scene.boxes[0]), seed
+
+
+def test_a_faint_rule_between_two_digits_touching_it_does_not_weld_them():
+    """A light grid line (ink only through hysteresis, never strong) with a bold digit touching it on
+    either side: its pixels between them looked like a stroke crossing the rule and were kept."""
+    img, boxes = canvas(["4711"], height=40, gap=0.12)
+    img = cv2.dilate(img, np.ones((3, 3), np.uint8))  # a bold pen
+    boxes = [[(x - 1, y - 1, w + 2, h + 2) for x, y, w, h in boxes[0]]]
+    strong = img > 0
+    for (x, _, w, _), (x2, _, _, _) in zip(boxes[0], boxes[0][1:], strict=False):
+        cv2.line(img, ((x + w + x2) // 2, 0), ((x + w + x2) // 2, 479), 255, 2)
+    cv2.line(img, (0, 200), (639, 203), 255, 1)
+    assert not centres_match(segment(img.copy(), 8, 456, False, None), boxes)  # the fault, without seeds
+    assert centres_match(segment(img, 8, 456, False, strong), boxes)
