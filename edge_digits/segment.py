@@ -322,6 +322,29 @@ def _chain_cost(ref: Candidate, c: Candidate, x2: int) -> float | None:
     return dy / hmax + max(gap, 0) / (4.0 * LINE_GAP * hmax)
 
 
+def _join_continuing(lines: list[TextLine]) -> list[TextLine]:
+    """Join a line to the one it continues: a line that starts where another ends, at its height and
+    on its band, is the same line, cut in two where a chain ran through a member dropped since (a box
+    around the number, taller than the digits, chained first and then dropped as too tall)."""
+    out: list[TextLine] = []
+    for t in sorted(lines, key=lambda t: t.candidates[0].x):
+        first = t.candidates[0]
+        for a in out:
+            last = a.candidates[-1]
+            h = max(a.height, t.height)
+            if (
+                max(a.height, t.height) <= 1.5 * min(a.height, t.height)
+                and last.x2 - 0.2 * h <= first.x <= last.x2 + LINE_GAP * h
+                and abs(first.cy - last.cy) <= LINE_CENTRE * h
+            ):
+                a.candidates = a.candidates + t.candidates
+                a.height = _line_height(a.candidates)
+                break
+        else:
+            out.append(t)
+    return out
+
+
 def _line_height(cands: list[Candidate]) -> float:
     """The digit height of a line: the upper quartile of its members' heights, because a printed label
     chained into the line is shorter than the handwritten digits beside it and may outnumber them."""
@@ -546,6 +569,7 @@ def segment(
         if members:
             height = _line_height(members)
             lines.append(TextLine(members, height))
+    lines = _join_continuing(lines)
     _attach_loose(lines, loose, decimal_point)
     for line in lines:
         line.candidates = _merge_overlapping(sorted(line.candidates, key=lambda c: c.x), line.height)

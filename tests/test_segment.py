@@ -236,3 +236,11 @@ def test_a_faint_rule_between_two_digits_touching_it_does_not_weld_them():
     cv2.line(img, (0, 200), (639, 203), 255, 1)
     assert not centres_match(segment(img.copy(), 8, 456, False, None), boxes)  # the fault, without seeds
     assert centres_match(segment(img, 8, 456, False, strong), boxes)
+
+
+def test_a_box_around_the_number_chained_first_does_not_cut_the_line_in_two():
+    """A printed box around the digits, its lines too thick to peel off: the digits right of the box's
+    middle chained onto it, and when it was dropped as too tall the line stayed cut ("34458|9691")."""
+    scene, seg = scene_segmentation("single_line", 7 * 1_000_003 + 13)
+    assert len(seg.lines) == 1
+    assert all(found(seg.lines[0], box) for box in scene.boxes[0])
