@@ -43,7 +43,6 @@ SECOND_CUT = 0.5  # a second way to cut is classified too when it costs at most 
 LINE_GAP = 3.0
 LINE_CENTRE = 0.55
 LINE_HEIGHT_RATIO = 2.3
-ANCHOR_SHARE = 0.6  # a member this tall against the line's last full one is full height too
 
 
 @dataclass
@@ -285,41 +284,27 @@ def _connector(removed: np.ndarray, x: int, y: int, w: int, h: int) -> bool:
 def _chain_lines(cands: list[Candidate]) -> list[list[Candidate]]:
     """Chain candidates (of digit height) left to right into lines by vertical overlap."""
     lines: list[list[Candidate]] = []
-    # Per line: its last member of (nearly) the line's full height. A piece of a broken digit at the
-    # end of a line sits low or high and is short; judged against it alone, the next digit would
-    # start a line of its own and the rest of the line would follow it there.
-    anchors: list[Candidate] = []
     for c in sorted(cands, key=lambda c: c.x):
         best, best_cost = None, None
-        for k, line in enumerate(lines):
-            x2 = max(m.x2 for m in line[-3:])
-            for ref in (line[-1], anchors[k]) if anchors[k] is not line[-1] else (line[-1],):
-                cost = _chain_cost(ref, c, x2)
-                if cost is not None and (best_cost is None or cost < best_cost):
-                    best, best_cost = k, cost
+        for line in lines:
+            last = line[-1]
+            hmax = max(c.h, last.h)
+            if max(c.h, last.h) > LINE_HEIGHT_RATIO * min(c.h, last.h):
+                continue
+            gap = c.x - last.x2
+            if gap > LINE_GAP * hmax:
+                continue
+            dy = abs(c.cy - last.cy)
+            if dy > LINE_CENTRE * hmax:
+                continue
+            cost = dy / hmax + max(gap, 0) / (4.0 * LINE_GAP * hmax)
+            if best_cost is None or cost < best_cost:
+                best, best_cost = line, cost
         if best is None:
             lines.append([c])
-            anchors.append(c)
         else:
-            lines[best].append(c)
-            if c.h >= ANCHOR_SHARE * anchors[best].h:
-                anchors[best] = c
+            best.append(c)
     return lines
-
-
-def _chain_cost(ref: Candidate, c: Candidate, x2: int) -> float | None:
-    """How well `c` continues a line after its member `ref` (lower is better; None: it does not), the
-    line's ink reaching to column `x2`."""
-    hmax = max(c.h, ref.h)
-    if hmax > LINE_HEIGHT_RATIO * min(c.h, ref.h):
-        return None
-    gap = c.x - x2
-    if gap > LINE_GAP * hmax:
-        return None
-    dy = abs(c.cy - ref.cy)
-    if dy > LINE_CENTRE * hmax:
-        return None
-    return dy / hmax + max(gap, 0) / (4.0 * LINE_GAP * hmax)
 
 
 def _join_continuing(lines: list[TextLine]) -> list[TextLine]:

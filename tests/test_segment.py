@@ -217,7 +217,8 @@ def found(line: TextLine, box: tuple[int, int, int, int]) -> bool:
 
 def test_a_line_stays_one_line_past_a_digit_broken_into_low_pieces():
     """A 2 broken into three pieces, the first low: the next digit was compared with that piece only,
-    started a line of its own, and the rest of the line followed it ("023|346069", "23468|063")."""
+    started a line of its own, and the rest of the line followed it ("023|346069", "23468|063");
+    the two lines continue each other and are joined."""
     for seed in (14, 3 * 1_000_003 + 13):
         scene, seg = scene_segmentation("single_line", seed)
         assert len(seg.lines) == 1, seed
