@@ -30,6 +30,7 @@ FULL_ORPHAN = 0.8  # a lone loose piece at least this tall is a digit of its own
 LOOSE_REACH = 1.0  # loose pieces this far beyond a line's ends may belong to it (a broken last digit)
 MERGED_MAX = 1.45  # a digit with its merged fragments is never taller than this
 TOO_TALL = 1.7  # a candidate this much taller than its line is a border, a rule or clutter
+LONE_TALL = 2.5  # a mark alone in its line this much taller than the page's strings of digits is clutter
 DOT_MAX = 0.38  # a decimal point is at most this tall and wide
 SPLIT_FROM = 0.92  # a candidate wider than this is considered as touching digits too
 # Cutting touching digits apart: piece widths in line heights (a 1 is narrow), and how much a width
@@ -575,8 +576,8 @@ def _drop_stray_strokes(
 ) -> list[TextLine]:
     """A lone thin stroke on a page that has strings of digits is what is left of a rule or an edge
     (where two lines ran together, where a sheet meets the desk), not a 1; a lone mark much smaller
-    than those strings is a speck or a dash; a lone mark cut by the frame is the corner of something
-    or a digit only partly in view."""
+    than those strings is a speck or a dash, and one much taller is the rest of a sheet's edge or a
+    shadow's; a lone mark cut by the frame is the corner of something or a digit only partly in view."""
     heights = [t.height for t in lines if len(t.candidates) > 1]
     if not heights:
         return lines
@@ -586,7 +587,7 @@ def _drop_stray_strokes(
         c = t.candidates[0]
         thin = c.h >= 4 * c.w or c.w >= 4 * c.h
         cut = c.x <= 0 or c.y <= 0 or c.x2 >= size[0] or c.y2 >= size[1]
-        if len(t.candidates) == 1 and (thin or cut or c.h < 0.6 * ref):
+        if len(t.candidates) == 1 and (thin or cut or c.h < 0.6 * ref or c.h > LONE_TALL * ref):
             dropped.append((c.x, c.y, c.w, c.h))
         else:
             out.append(t)

@@ -245,3 +245,11 @@ def test_a_box_around_the_number_chained_first_does_not_cut_the_line_in_two():
     scene, seg = scene_segmentation("single_line", 7 * 1_000_003 + 13)
     assert len(seg.lines) == 1
     assert all(found(seg.lines[0], box) for box in scene.boxes[0])
+
+
+def test_a_sheet_edge_left_whole_after_rule_removal_is_no_line_of_its_own():
+    """The bold right and bottom edge of a sheet on a desk, not cut by the frame and too thick to peel
+    off as a rule: alone in its line and nine times the digits' height, it was read as a 1."""
+    scene, seg = scene_segmentation("desk_sheet", 3 * 1_000_003 + 7)
+    assert len(seg.lines) == 1
+    assert all(found(seg.lines[0], box) for box in scene.boxes[0])
