@@ -347,8 +347,10 @@ def _dissolve_fragment_chains(chains: list[list[Candidate]]) -> tuple[list[list[
     loose: list[Candidate] = []
 
     def within(c: Candidate, big: list[Candidate], hj: float) -> bool:
-        """Inside the band of the taller line, next to (or over) one of its members."""
-        if c.x2 < big[0].x - 0.5 * hj or c.x > big[-1].x2 + 0.5 * hj:
+        """Inside the band of the taller line, next to (or over) one of its members; beyond the ends of
+        a string of digits as far as loose pieces may join it (a broken last digit)."""
+        reach = LOOSE_REACH if len(big) > 1 else 0.5
+        if c.x2 < big[0].x - reach * hj or c.x > big[-1].x2 + reach * hj:
             return False
         near = min(big, key=lambda b: abs(b.cx - c.cx))
         return c.y2 >= near.y - 0.5 * hj and c.y <= near.y2 + 0.5 * hj

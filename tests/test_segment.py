@@ -253,3 +253,12 @@ def test_a_sheet_edge_left_whole_after_rule_removal_is_no_line_of_its_own():
     scene, seg = scene_segmentation("desk_sheet", 3 * 1_000_003 + 7)
     assert len(seg.lines) == 1
     assert all(found(seg.lines[0], box) for box in scene.boxes[0])
+
+
+def test_a_last_digit_broken_in_two_beyond_the_line_end_is_kept():
+    """An open 6 at the end of a line, broken into two pieces each under half the digits' height: they
+    chained into a line of their own, too far past the number's end to go back to it as fragments,
+    and were dropped as a small stray line."""
+    scene, seg = scene_segmentation("words_and_numbers", 7 * 1_000_003 + 25)
+    six = scene.boxes[2][-1]
+    assert any(found(line, six) for line in seg.lines)
