@@ -356,6 +356,17 @@ def _drop_words(items: list[_Item], height: float) -> list[_Item]:
         # Also a gap much wider than the spacing on either side of it: the end of a printed word, whose
         # letters sit closer together than the word sits to the number.
         around = min(gaps[k - 1] if k > 0 else gap, gaps[k + 1] if k + 1 < len(gaps) else gap)
+        if prev.kind == "dot" or it.kind == "dot":
+            # A decimal point sits in the gap between two digits, nearer one of them: the digits on
+            # either side decide, at a number's spacing (a display's 1 stands at its cell's right).
+            j = k if prev.kind == "dot" else k + 1
+            if 0 < j < len(items) - 1:
+                left, right = items[j - 1].box, items[j + 1].box
+                free = right[0] - (left[0] + left[2]) - items[j].box[2]
+                if gap > WORD_GAP * height and free > HELD_MAX_GAP * height:
+                    tokens.append([])
+                tokens[-1].append(it)
+                continue
         if gap > WORD_GAP * ref or (gap > 0.15 * ref and gap > 3 * max(around, 1)):
             tokens.append([])
         tokens[-1].append(it)

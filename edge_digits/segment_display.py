@@ -25,6 +25,7 @@ All three are pure functions on uint8 masks (255 = ink); `segment_display` chain
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -45,8 +46,17 @@ BAR_ELONGATION = 1.5
 BAR_FILL = 0.6
 # Closing kernel for the bars as a share of their typical thickness.
 BRIDGE = 0.6
+# A piece joins a display's bars up to this many of its typical segment lengths long (a segment or two
+# of its digits, never a whole printed digit: that is twice a segment).
+MEMBER_SIDE = 1.6
+# Bars of one digit whose nearest pixels are at most this many thicknesses apart are bridged too (the
+# bevelled tips of two segments meeting at a corner leave a gap a closing cannot fill); those of two
+# digits are further apart (a display's digit spacing exceeds 1.2 bar thicknesses) and side by side.
+JOIN_GAP = 1.2
 # So many bars of one thickness make a display worth joining.
 MIN_BARS = 4
+# The halves of a seven-segment digit stacked with a gap: a stroke this thick for their height.
+STACKED_THICK = 0.2
 # A decimal point: a compact blob between this share of the line height and DOT_MAX, on the baseline.
 DOT_MIN = 0.06
 DOT_MAX = 0.4
@@ -426,12 +436,18 @@ def _bar_groups(comps: _Components, min_h: float, img_h: int) -> list[tuple[np.n
         if k - start >= MIN_BARS and _both_ways(bars[start:k], w, h, length):
             group = bars[start:k]
             lo, hi = float(thick[group[0]]), float(thick[group[-1]])
-            typical = float(np.median(length[group]))
-            members = pool[
-                (thick[pool] >= lo / 1.2 - 1.0)
-                & (thick[pool] <= hi * 1.2 + 1.0)
-                & (side[pool] > 1.8 * thick[pool])  # not a dot
-                & (side[pool] <= 1.3 * typical)  # a segment or two, never a whole (printed) digit
+            # The display's long bars (the upright ones, half a digit high) measure its segments:
+            # printed words of that thickness nearby bring shorter strokes.
+            typical = float(np.percentile(length[group], 75))
+            # Two or three segments the blur joined (an L, the top of a 0) are no bar and may be too
+            # compact for the pool's cheap test: every piece of the size of a segment or two counts.
+            near = np.nonzero(sized & (side <= MEMBER_SIDE * typical) & (side > 1.8 * lo))[0]
+            unknown = near[thick[near] == 0]
+            thick[unknown] = _thickness(comps, unknown)
+            members = near[
+                (thick[near] >= lo / 1.2 - 1.0)
+                & (thick[near] <= hi * 1.2 + 1.0)
+                & (side[near] > 1.8 * thick[near])  # not a dot
             ]
             groups.append((np.union1d(members, group), float(np.median(thick[group]))))
         start = k
@@ -439,27 +455,137 @@ def _bar_groups(comps: _Components, min_h: float, img_h: int) -> list[tuple[np.n
 
 
 def _stacked_bars(comps: _Components, min_h: float) -> list[tuple[int, int, int, int]]:
-    """Bridges (x0, y0, x1, y1) between two upright bars standing one on the other with a small gap:
-    the two segments of a seven-segment 1 (too few bars on their own to count as a display)."""
+    """Bridges (x0, y0, x1, y1) between the upper and lower half of a seven-segment digit standing one
+    on the other with a small gap: the two bars of a 1 (too few bars on their own to count as a
+    display), or the pieces the blur made of a digit's segments (the ∩ of a 7 over its lower bar).
+
+    Halves are thick for their size (a bar's thickness is at least STACKED_THICK of its height; a
+    handwritten or printed digit's stroke is thinner than that for the digit), of one thickness, and
+    the gap between them is no wider than a stroke."""
     st = comps.stats
-    w, h, area = st[:, 2], st[:, 3], st[:, 4]
-    ids = np.nonzero(comps.alive & (h >= 0.25 * min_h) & (h >= 1.5 * w) & (area >= 0.5 * w * h))[0]
+    h, area = st[:, 3], st[:, 4]
+    ids = np.nonzero(comps.alive & (h >= 0.25 * min_h) & (area >= STACKED_THICK * h * h / 2))[0]
     if ids.size < 2 or ids.size > 400:
         return []
     bridges = []
+    thick: dict[int, float] = {}
+
+    def thickness(i: int) -> float:
+        if i not in thick:
+            thick[i] = float(_thickness(comps, np.array([i]))[0])
+        return thick[i]
+
+    def straight(i: int) -> bool:
+        """A bar, upright or turned with the display: its ink fills most of its smallest turned
+        rectangle, which is long for its width."""
+        x, y, bw, bh = (int(v) for v in st[i, :4])
+        ys, xs = np.nonzero(comps.labels[y : y + bh, x : x + bw] == i)
+        (_, _), (rw, rh), _ = cv2.minAreaRect(np.stack([xs, ys], axis=1).astype(np.float32))
+        long_side, short_side = max(rw, rh) + 1.0, min(rw, rh) + 1.0
+        return long_side >= 1.8 * short_side and ys.size >= 0.7 * long_side * short_side
+
+    def legs(i: int, t: float, bottom: bool) -> list[tuple[int, int]]:
+        """Column runs (absolute x0, x1) of the ink along the bottom or top edge of component i."""
+        x, y, bw, bh = (int(v) for v in st[i, :4])
+        band = max(2, round(0.5 * t))
+        rows = slice(y + bh - band, y + bh) if bottom else slice(y, y + band)
+        cols = (comps.labels[rows, x : x + bw] == i).any(axis=0).astype(np.int8)
+        edges = np.diff(np.concatenate([[0], cols, [0]]))
+        return list(zip((x + np.nonzero(edges == 1)[0]).tolist(), (x + np.nonzero(edges == -1)[0]).tolist(),
+                        strict=True))
+
+    def matching_legs(a: int, b: int, t: float) -> bool:
+        """The two legs of an upper half (∩, the top of a 0) stand on the two of a lower one (U)."""
+        up, down = legs(a, t, True), legs(b, t, False)
+        if len(up) != 2 or len(down) != 2:
+            return False
+        return all(min(u[1], d[1]) - max(u[0], d[0]) > 0 for u, d in zip(up, down, strict=True))
+
+    def on_middle_bar(a: int, b: int, t: float) -> bool:
+        """The halves of one digit meet at its middle bar (g), which spans the digit's width: one
+        facing edge is flat across its piece, and the two pieces line up left and right."""
+        (ax, _, aw, ah), (bx, _, bw, bh) = st[a, :4].tolist(), st[b, :4].tolist()
+        slack = 0.6 * t + 0.05 * (ah + bh)
+        if abs(ax - bx) > slack or abs(ax + aw - bx - bw) > slack:
+            return False
+        return any(x1 - x0 >= 0.7 * aw for x0, x1 in legs(a, t, True)) or any(
+            x1 - x0 >= 0.7 * bw for x0, x1 in legs(b, t, False)
+        )
+
     order = ids[np.argsort(st[ids, 1])]
     for a_pos, a in enumerate(order):
         ax, ay, aw, ah = (int(v) for v in st[a, :4])
         for b in order[a_pos + 1 :]:
             bx, by, bw, bh = (int(v) for v in st[b, :4])
             gap = by - (ay + ah)
-            if gap > 0.8 * max(aw, bw):
+            if gap > 0.5 * max(ah, bh):
                 break  # sorted by top: the rest start even lower
             overlap = min(ax + aw, bx + bw) - max(ax, bx)
-            if gap < -1 or overlap < 0.5 * min(aw, bw) or not 0.6 <= bh / ah <= 1.6:
+            if gap < -0.3 * min(ah, bh) or overlap < 0.5 * min(aw, bw) or not 0.5 <= bh / ah <= 2.0:
                 continue
-            bridges.append((max(ax, bx), ay + ah - 1, min(ax + aw, bx + bw), by + 1))
+            ta, tb = thickness(int(a)), thickness(int(b))
+            if (
+                min(ta / ah, tb / bh) < STACKED_THICK
+                or max(ta, tb) > 1.4 * min(ta, tb) + 1.0
+                # Apart by at most a stroke, or side by side for a stroke's height (the middle bar
+                # of a 2 reaches down past the top of its lower left bar).
+                or not -max(ta, tb) <= gap <= 0.8 * max(ta, tb)
+                # One of them a straight standing bar, the legs of one standing on the other's, or
+                # the two meeting at a middle bar (two handwritten digits of two lines are none).
+                or not (
+                    straight(int(a))
+                    or straight(int(b))
+                    or matching_legs(int(a), int(b), max(ta, tb))
+                    or on_middle_bar(int(a), int(b), max(ta, tb))
+                )
+            ):
+                continue
+            y0, y1 = min(ay + ah - 1, by), max(ay + ah, by + 1)
+            bridges.append((max(ax, bx), y0, min(ax + aw, bx + bw), y1))
     return bridges
+
+
+Point = tuple[int, int]
+
+
+def _corner_bridges(comps: _Components, ids: np.ndarray, t: float) -> list[tuple[Point, Point]]:
+    """Segments of one digit that end near each other: (point, point) pairs to draw a bridge between.
+
+    Two pieces are of one digit when their nearest pixels are at most JOIN_GAP thicknesses apart and
+    they overlap in x (the bars meeting at a digit's corner, or the two bars of a 1); pieces of two
+    neighbouring digits never overlap in x, even on a slanted display."""
+    st = comps.stats
+    labels = comps.labels
+    img_h, img_w = labels.shape
+    reach = JOIN_GAP * t + 1.0
+    margin = math.ceil(reach) + 1
+    member = np.zeros(comps.n, bool)
+    member[ids] = True
+    out = []
+    for i in ids:
+        x, y, w, h = (int(v) for v in st[i, :4])
+        x0, y0 = max(0, x - margin), max(0, y - margin)
+        x1, y1 = min(img_w, x + w + margin), min(img_h, y + h + margin)
+        crop = labels[y0:y1, x0:x1]
+        near = member[crop] & (crop > i)  # each pair once
+        if not near.any():
+            continue
+        dist = cv2.distanceTransform((crop != i).astype(np.uint8), cv2.DIST_L2, 5)
+        ys, xs = np.nonzero(near & (dist <= reach))
+        if ys.size == 0:
+            continue
+        others = crop[ys, xs]
+        ours_y, ours_x = np.nonzero(crop == i)
+        for j in np.unique(others):
+            jx, _, jw, _ = (int(v) for v in st[j, :4])
+            if min(x + w, jx + jw) - max(x, jx) < -0.3 * t:
+                continue  # side by side: two digits
+            sel = np.nonzero(others == j)[0]
+            k = sel[int(np.argmin(dist[ys[sel], xs[sel]]))]
+            py, px = int(ys[k]), int(xs[k])
+            q = int(np.argmin((ours_y - py) ** 2 + (ours_x - px) ** 2))
+            out.append(((x0 + px, y0 + py), (x0 + int(ours_x[q]), y0 + int(ours_y[q]))))
+    return out
 
 
 def join_segments(
@@ -490,7 +616,9 @@ def join_segments(
         bars = member[comps.labels[y0:y1, x0:x1]]
         closed = cv2.morphologyEx(bars, cv2.MORPH_CLOSE, kernel)
         region = joined[y0:y1, x0:x1]
-        cv2.bitwise_or(region, closed, dst=region)
+        region |= closed
+        for p, q in _corner_bridges(comps, ids, t):
+            cv2.line(joined, p, q, 255, 2)
     return joined, sum(int(g[0].size) for g in groups) + 2 * len(pairs), groups[0][1] if groups else 0.0
 
 
@@ -535,6 +663,20 @@ def _box_of(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]
     x = min(b[0] for b in boxes)
     y = min(b[1] for b in boxes)
     return x, y, max(b[0] + b[2] for b in boxes) - x, max(b[1] + b[3] for b in boxes) - y
+
+
+def _beside_body(labels: np.ndarray, c: Candidate, lab: int, box: tuple[int, int, int, int]) -> bool:
+    """Does piece `lab` of candidate c sit beside the rest of its ink, not inside the digit's body
+    (the foot of a 1, the tail of a 9)? Judged in the rows of the piece: a slanted digit's box reaches
+    over the point that follows it, its ink at the baseline does not."""
+    x, y, w, h = box
+    rows = labels[y : y + h, c.x : c.x2]
+    rest = np.isin(rows, [la for la in c.labels if la != lab])
+    cols = np.nonzero(rest.any(axis=0))[0]
+    if cols.size == 0:
+        return False  # under or over the digit, not beside it
+    left, right = c.x + int(cols[0]), c.x + int(cols[-1]) + 1
+    return max(left - x, x + w - right) >= 0.4 * w
 
 
 def _apart_in_strong_ink(m: np.ndarray, dot: np.ndarray, c: Candidate, seeds: np.ndarray | None) -> bool:
@@ -587,9 +729,16 @@ def _split_edge_dot(
         body_end = 0
         while body_end < len(run) and counts[body_end] >= 0.5 * peak:
             body_end += 1
-        if body_end == 0 or w - len(run) < 0.3 * height:
+        # What is left must be a digit's width (a 1 is narrow).
+        if body_end == 0 or w - len(run) < 0.1 * height:
             continue
         neck = any(counts[k] <= 0.6 * peak for k in range(body_end, len(run)))
+        if not neck:
+            # The blur fills the neck up to half the dot's height: past the dot's own width (about its
+            # height), the first thin column is the neck.
+            thin = [k for k in range(math.ceil(0.6 * peak), body_end) if counts[k] <= 0.6 * peak]
+            if thin:
+                body_end, neck = thin[0], True
         dot_cols = sorted(run[:body_end])
         dot_mask = np.zeros_like(m)
         dot_mask[:, dot_cols[0] : dot_cols[-1] + 1] = m[:, dot_cols[0] : dot_cols[-1] + 1]
@@ -703,10 +852,7 @@ def place_decimal_points(seg: Segmentation, seeds: np.ndarray | None = None) -> 
                     rest = [b for other, (b, _) in pieces.items() if other != lab]
                     if not rest or not _is_dot(box, area, height, base):
                         continue
-                    rx, _, rw, _ = _box_of(rest)
-                    # Beside the digit's body, not inside it (the foot of a 1, the tail of a 9).
-                    outside = max(rx - box[0], box[0] + box[2] - (rx + rw))
-                    if outside >= 0.4 * box[2]:
+                    if _beside_body(seg.labels, c, lab, box):
                         dot = (lab, box)
                         break
                 if dot is not None:

@@ -186,3 +186,110 @@ def test_a_number_beside_a_panel_taken_for_a_window_is_kept() -> None:
     number_x = min(b[0] for b in scene.boxes[0])
     kept = [c for line in seg.lines for c in line.candidates if c.kind == "glyph" and c.x >= number_x - 5]
     assert len(kept) >= 3
+
+
+# --- generated meter photos (convert.synth.meters), segmented as the reader does ----------------------
+
+
+def _segment_photo(image: np.ndarray, decimal_point: bool):
+    """The reader's segmentation of a photo: (segmentation, fixes, scale of the working image)."""
+    from edge_digits.preprocess import preprocess
+
+    h, w = image.shape[:2]
+    scale = min(1.0, 2000 / max(h, w))
+    if scale < 1.0:
+        image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    pre = preprocess(image)
+    wh = image.shape[0]
+    seg, fixes = segment_display(pre.binary, max(8.0, 0.01 * wh), 0.95 * wh, decimal_point, pre.seeds,
+                                 pre.gray)
+    return seg, fixes, scale
+
+
+def _lines_found(scene, seg, scale: float) -> list[bool]:
+    """For each truth line: is there a segmented line whose candidates are its characters one to one
+    (a digit a glyph, a '.' a dot), each truth character's centre inside its candidate's box?"""
+    found = []
+    for text, boxes in zip(scene.lines, scene.boxes, strict=True):
+        ok = False
+        for line in seg.lines:
+            cands = line.candidates
+            if len(cands) != len(text):
+                continue
+            ok = all(
+                (c.kind == "dot") == (ch == ".")
+                and c.x - 2 <= (bx + bw / 2) * scale <= c.x2 + 2
+                and c.y - 2 <= (by + bh / 2) * scale <= c.y2 + 2
+                for ch, (bx, by, bw, bh), c in zip(text, boxes, cands, strict=True)
+            )
+            if ok:
+                break
+        found.append(ok)
+    return found
+
+
+def _meter(category: str, seed: int):
+    meters = pytest.importorskip("convert.synth.meters")
+    return meters.make_meter(category, seed)
+
+
+@pytest.mark.parametrize("seed", [1012])
+def test_a_display_beside_printed_words_of_its_stroke_is_joined(seed: int) -> None:
+    # THIS SALE $ / LITRES printed in strokes as thick as the display's bars: their short strokes
+    # once set the display's typical segment length, so the display's L-shaped pieces (two segments
+    # joined by the blur) were left out and each digit fell apart into halves.
+    scene = _meter("lcd", seed)
+    seg, fixes, scale = _segment_photo(scene.image, True)
+    assert fixes.bars >= 10
+    assert all(_lines_found(scene, seg, scale)), (scene.text, [len(ln.candidates) for ln in seg.lines])
+
+
+@pytest.mark.parametrize("seed", [1016, 1029, 1031])
+def test_halves_of_blurred_seven_segment_digits_are_joined(seed: int) -> None:
+    # A small LCD: the blur merged each digit's segments into an upper and a lower half (∩ over U,
+    # a 7's top over its right bar), too few straight bars to count as a display.
+    scene = _meter("lcd", seed)
+    seg, _, scale = _segment_photo(scene.image, True)
+    assert all(_lines_found(scene, seg, scale)), scene.text
+
+
+@pytest.mark.parametrize("seed", [1026, 1038])
+def test_a_decimal_point_beside_a_slanted_digit_is_found(seed: int) -> None:
+    # 09.74 (the slanted 9's box reaches over the point) and 1.42 (the point touches the 1's foot).
+    scene = _meter("lcd", seed)
+    assert "." in scene.text
+    seg, fixes, scale = _segment_photo(scene.image, True)
+    assert fixes.dots >= 1
+    assert all(_lines_found(scene, seg, scale)), scene.text
+
+
+def test_two_handwritten_digits_of_two_lines_are_not_joined_as_display_halves() -> None:
+    scenes = pytest.importorskip("convert.synth.scenes")
+    from edge_digits.preprocess import preprocess
+
+    scene = scenes.make_scene("desk_sheet", 6)  # thick marker: a 3 stands right over an 8
+    pre = preprocess(scene.image)
+    _, bars, _ = join_segments(pre.binary, 0.01 * scene.image.shape[0])
+    assert bars == 0
+
+
+@pytest.fixture(scope="module")
+def display_reader():
+    import os
+
+    from edge_digits.reader import DigitReader, ReaderSettings
+    from edge_digits.runtime import DEFAULT_MODEL, DigitClassifier
+
+    if not DEFAULT_MODEL.is_file() and not os.environ.get("CI"):
+        pytest.skip(f"{DEFAULT_MODEL} not built yet (make model)")
+    return DigitReader(DigitClassifier(DEFAULT_MODEL), ReaderSettings(decimal_point=True))
+
+
+@pytest.mark.parametrize(("category", "seed"), [("led", 1005), ("lcd", 1026), ("printed_sign", 1004)])
+def test_a_decimal_point_keeps_its_number_together(display_reader, category: str, seed: int) -> None:
+    # The point sits in the gap between two digits, close to one of them: the gap on its other side
+    # (to a display's 1, which stands at its cell's right; on a sign, half the spacing of a point) is
+    # no word gap. 3353.106 was read 3353106, 09.74 as 0974, 8.956 as 8956.
+    scene = _meter(category, seed)
+    assert "." in scene.text
+    assert display_reader.read(scene.image).text == scene.text
