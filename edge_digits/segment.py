@@ -31,6 +31,9 @@ LOOSE_REACH = 1.0  # loose pieces this far beyond a line's ends may belong to it
 MERGED_MAX = 1.45  # a digit with its merged fragments is never taller than this
 TOO_TALL = 1.7  # a candidate this much taller than its line is a border, a rule or clutter
 LONE_TALL = 2.5  # a mark alone in its line this much taller than the page's strings of digits is clutter
+BAR_ELONGATION = 1.5  # a loose piece this much wider than high is a bar ...
+BAR_REACH = 1.3  # ... and joins a digit it overlaps or touches while together no wider than this
+BAR_TOP = 0.3  # ... and it lies at the top of the line (a dash after an amount sits in the middle)
 DOT_MAX = 0.38  # a decimal point is at most this tall and wide
 SPLIT_FROM = 0.92  # a candidate wider than this is considered as touching digits too
 # Cutting touching digits apart: piece widths in line heights (a 1 is narrow), and how much a width
@@ -604,7 +607,7 @@ def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: 
     bands = [_band(t.candidates) for t in lines]
     spans = [(min(c.x for c in t.candidates), max(c.x2 for c in t.candidates)) for t in lines]
     dots: dict[int, list[Candidate]] = {}
-    frags: dict[int, list[Candidate]] = {}
+    frags: dict[int, list[tuple[int, Candidate]]] = {}  # line → (host candidate, fragment)
     orphans: dict[int, list[Candidate]] = {}
     for f in loose:
         best, best_d = None, None
@@ -624,18 +627,22 @@ def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: 
         line = lines[best]
         hgt = line.height
         host = None
-        best_ov = 0.0
-        for c in line.candidates:
-            ov = _x_overlap(c, f)
-            if ov > best_ov and ov >= 0.4 * min(f.w, c.w):
-                host, best_ov = c, ov
-        if host is not None:
-            merged = _union([host, f])
-            if merged.h <= MERGED_MAX * hgt:
-                frags.setdefault(best, []).append(f)
-                continue
+        best_ov = -math.inf
+        # A top bar may overlap its digit by little: the bar of a 5 drawn far out to the right, over the
+        # gap after the body. (Not a lying piece lower in the line: a dash, or what is left of a rule.)
         t = float(np.polyval(bands[best][0], f.cx))
         b = float(np.polyval(bands[best][1], f.cx))
+        bar = f.w >= BAR_ELONGATION * f.h and f.cy < t + BAR_TOP * (b - t)
+        for k, c in enumerate(line.candidates):
+            ov = _x_overlap(c, f)
+            if ov > best_ov and (
+                ov >= 0.4 * min(f.w, c.w)
+                or (bar and ov >= 0 and max(c.x2, f.x2) - min(c.x, f.x) <= BAR_REACH * hgt)
+            ):
+                host, best_ov = k, ov
+        if host is not None and _union([line.candidates[host], f]).h <= MERGED_MAX * hgt:
+            frags.setdefault(best, []).append((host, f))
+            continue
         if (
             decimal_point
             and f.h <= DOT_MAX * hgt
@@ -663,15 +670,12 @@ def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: 
             low = FRAGMENT_MAX if len(g) > 1 else FULL_ORPHAN
             if low * hgt <= u.h <= MERGED_MAX * hgt and u.w <= 1.2 * hgt:
                 lines[li].candidates.append(u)
-    for li, fs in frags.items():
+    for li, hosted in frags.items():
         cands = lines[li].candidates
-        for f in fs:
-            overlaps = [(_x_overlap(c, f), k) for k, c in enumerate(cands)]
-            ov, k = max(overlaps)
-            if ov > 0:
-                merged = _union([cands[k], f])
-                if merged.h <= MERGED_MAX * lines[li].height:
-                    cands[k] = merged
+        for k, f in hosted:
+            merged = _union([cands[k], f])
+            if merged.h <= MERGED_MAX * lines[li].height:
+                cands[k] = merged
     for li, ds in dots.items():
         cands = sorted(lines[li].candidates, key=lambda c: c.x)
         for d in ds:

@@ -262,3 +262,23 @@ def test_a_last_digit_broken_in_two_beyond_the_line_end_is_kept():
     scene, seg = scene_segmentation("words_and_numbers", 7 * 1_000_003 + 25)
     six = scene.boxes[2][-1]
     assert any(found(line, six) for line in seg.lines)
+
+
+def test_the_bar_of_a_5_drawn_out_past_its_body_is_merged_into_it():
+    """A 5 written in two strokes, the bar far out to the right over the gap after the body: it hardly
+    overlaps the body, so it was dropped as a stray piece and the body read as 3 or '?'."""
+    for category, seed, line, k in (("multi_line", 3 * 1_000_003 + 14, 2, 3), ("desk_sheet", 4, 0, 1)):
+        scene, seg = scene_segmentation(category, seed)
+        assert found(seg.lines[line], scene.boxes[line][k]), (category, seed)
+
+
+def test_a_dash_after_an_amount_is_not_merged_as_a_bar():
+    """A dash in the middle of the line's height after the last digit stays apart from it."""
+    img, boxes = canvas(["549"], height=40, gap=0.3)
+    x, y, w, h = boxes[0][-1]
+    img[y + h // 2 - 2 : y + h // 2 + 2, x + w - 2 : x + w + 16] = 255  # touches the 9
+    img[y + h // 2 - 2 : y + h // 2 + 2, x + w - 2 : x + w] = 0  # ... but no pixel of it is the 9's
+    seg = run(img)
+    assert centres_match(seg, boxes)
+    last = [c for c in seg.lines[0].candidates if c.kind == "glyph"][-1]
+    assert last.x2 <= x + w + 1
