@@ -372,15 +372,31 @@ def _dissolve_fragment_chains(chains: list[list[Candidate]]) -> tuple[list[list[
     return [chains[i] for i in sorted(kept)], loose
 
 
-def _band(line: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:
-    """Top and bottom of the line as linear functions of x (coefficients for np.polyval); a tilted
-    or perspective-skewed line keeps a straight band."""
-    xs = np.array([c.cx for c in line])
-    tops = np.array([c.y for c in line], np.float64)
-    bottoms = np.array([c.y2 for c in line], np.float64)
-    if len(line) >= 3 and np.ptp(xs) > 0:
-        return np.polyfit(xs, tops, 1), np.polyfit(xs, bottoms, 1)
-    return np.array([0.0, median_of(tops)]), np.array([0.0, median_of(bottoms)])
+Linear = tuple[float, float]  # (slope, intercept): y = slope·x + intercept
+
+
+def _fit(xs: list[float], ys: list[float]) -> Linear:
+    """Least-squares line through a handful of points (cheaper than numpy's fit for so few)."""
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    return slope, my - slope * mx
+
+
+def _at(f: Linear, x: float) -> float:
+    return f[0] * x + f[1]
+
+
+def _band(line: list[Candidate]) -> tuple[Linear, Linear]:
+    """Top and bottom of the line as linear functions of x; a tilted or perspective-skewed line keeps a
+    straight band."""
+    xs = [c.cx for c in line]
+    tops = [float(c.y) for c in line]
+    bottoms = [float(c.y2) for c in line]
+    if len(line) >= 3 and max(xs) > min(xs):
+        return _fit(xs, tops), _fit(xs, bottoms)
+    return (0.0, median_of(tops)), (0.0, median_of(bottoms))
 
 
 def _merge_overlapping(line: list[Candidate], height: float) -> list[Candidate]:
@@ -615,8 +631,8 @@ def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: 
             hgt = line.height
             if f.x2 < x0 - LOOSE_REACH * hgt or f.x > x1 + LOOSE_REACH * hgt:
                 continue
-            t = float(np.polyval(top, f.cx))
-            b = float(np.polyval(bottom, f.cx))
+            t = _at(top, f.cx)
+            b = _at(bottom, f.cx)
             if f.y2 < t - 0.45 * hgt or f.y > b + 0.3 * hgt or f.h > MERGED_MAX * hgt:
                 continue
             d = abs(f.cy - (t + b) / 2.0) / hgt
@@ -630,8 +646,8 @@ def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: 
         best_ov = -math.inf
         # A top bar may overlap its digit by little: the bar of a 5 drawn far out to the right, over the
         # gap after the body. (Not a lying piece lower in the line: a dash, or what is left of a rule.)
-        t = float(np.polyval(bands[best][0], f.cx))
-        b = float(np.polyval(bands[best][1], f.cx))
+        t = _at(bands[best][0], f.cx)
+        b = _at(bands[best][1], f.cx)
         bar = f.w >= BAR_ELONGATION * f.h and f.cy < t + BAR_TOP * (b - t)
         for k, c in enumerate(line.candidates):
             ov = _x_overlap(c, f)
