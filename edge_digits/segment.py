@@ -551,8 +551,11 @@ def segment(
     # What is cut by the frame and long and thin is the edge of a sheet or of a display, not a digit.
     at_border = (x == 0) | (y == 0) | (x + w >= img_w) | (y + h >= img_h)
     edge = at_border & (np.maximum(w, h) >= 4 * np.maximum(np.minimum(w, h), 1))
-    # Cut by the frame and spanning most of it: the desk, a sheet's dark surround, a bezel.
-    edge |= at_border & ((h >= 0.8 * img_h) | (w >= 0.5 * img_w))
+    # Cut by the frame and spanning most of it: the desk, a sheet's dark surround, a bezel. (Spanning
+    # most of the height and cut at the top or the bottom only, it may be two touching digits in a tight
+    # crop such as a cheque field: it must run off a side, or span the whole height, to count.)
+    sides = (x == 0) | (x + w >= img_w) | ((y == 0) & (y + h >= img_h))
+    edge |= (sides & (h >= 0.8 * img_h)) | (at_border & (w >= 0.5 * img_w))
     bad = keep & ((h > max_height) | edge)
     dropped = [tuple(int(v) for v in stats[i, :4]) for i in np.nonzero(bad)[0]]
     keep &= ~bad

@@ -282,3 +282,16 @@ def test_a_dash_after_an_amount_is_not_merged_as_a_bar():
     assert centres_match(seg, boxes)
     last = [c for c in seg.lines[0].candidates if c.kind == "glyph"][-1]
     assert last.x2 <= x + w + 1
+
+
+def test_two_touching_digits_filling_a_tight_crop_are_no_frame_edge():
+    """A cheque field whose 9 and 2 touch: together they span most of the crop's height and reach its
+    bottom, which made them a "desk or surround cut by the frame" and dropped them (3921054 → 31054)."""
+    scene, seg = scene_segmentation("cheque_field", 7 * 1_000_003 + 31)
+    nine, two = scene.boxes[0][1], scene.boxes[0][2]
+    centres = [(x + w / 2, y + h / 2) for x, y, w, h in (nine, two)]
+    assert any(
+        all(c.x <= cx <= c.x2 and c.y <= cy <= c.y2 for cx, cy in centres)
+        for line in seg.lines
+        for c in line.candidates
+    )
