@@ -68,6 +68,9 @@ DIAL_INK = 0.3
 # ... holding a pointer: a stroke at least this share of the ring's size long and this elongated.
 DIAL_HAND = 0.3
 DIAL_HAND_ELONGATION = 2.5
+# ... or a scale: at least DIAL_TICKS notches in its hole's outline, each this share of its size deep.
+DIAL_TICK = 0.05
+DIAL_TICKS = 4
 
 
 @dataclass(frozen=True)
@@ -226,12 +229,33 @@ def _is_hand(comps: _Components, j: int, size: float) -> bool:
     return length >= DIAL_HAND * size and hi >= DIAL_HAND_ELONGATION**2 * max(lo, 0.25)
 
 
+def _ticked(holes: np.ndarray, size: float) -> bool:
+    """Does the ring's hole have a scale's ticks (or a pointer that touches one) reaching in from its
+    rim: several notches in the hole's outline? The hole of a 0, however round, is convex."""
+    contours, _ = cv2.findContours(holes.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return False
+    hole = max(contours, key=cv2.contourArea)
+    if len(hole) < 8:
+        return False
+    hull = cv2.convexHull(hole, returnPoints=False)
+    try:
+        defects = cv2.convexityDefects(hole, hull)
+    except cv2.error:  # a self-touching outline
+        return False
+    if defects is None:
+        return False
+    deep = defects.reshape(-1, 4)[:, 3] / 256.0 >= DIAL_TICK * size
+    return int(np.count_nonzero(deep)) >= DIAL_TICKS
+
+
 def remove_dials(
     binary: np.ndarray, min_h: float, comps: _Components | None = None
 ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """Remove the small dials of a meter face (a thin round ring with a pointer inside) with everything
-    inside them: read, a ring is a 0 and its pointer a 1. No digit holds a long stroke inside its loop
-    (the dot in a monospace 0 is short and its 0 is not round), so handwriting and print keep theirs.
+    """Remove the small dials of a meter face (a thin round ring with a pointer inside, or with a scale's
+    ticks on its inner rim) with everything inside them: read, a ring is a 0 and its pointer a 1. No
+    digit holds a long stroke inside its loop (the dot in a monospace 0 is short and its 0 is not
+    round) or notches around it, so handwriting and print keep theirs.
 
     `comps` (a labelling of `binary`) is updated: removed pieces are no longer alive."""
     comps = comps or _Components.of(binary)
@@ -248,14 +272,14 @@ def remove_dials(
         inside = np.nonzero(
             comps.alive & (x0 > x) & (y0 > y) & (x0 + w < x + bw) & (y0 + h < y + bh)
         )[0]
-        if inside.size == 0 or inside.size > 12:
+        if inside.size > 12:
             continue
         blob = comps.labels[y : y + bh, x : x + bw] == i
         holes = _filled(blob) & ~blob
         if np.count_nonzero(holes) < 0.3 * bw * bh:
             continue  # not a ring around its middle
         size = float(max(bw, bh))
-        if not any(
+        if not _ticked(holes, size) and not any(
             holes[int(st[j, 1]) - y + int(st[j, 3]) // 2, int(st[j, 0]) - x + int(st[j, 2]) // 2]
             and _is_hand(comps, int(j), size)
             for j in inside
@@ -560,7 +584,13 @@ def _corner_bridges(comps: _Components, ids: np.ndarray, t: float) -> list[tuple
     reach = JOIN_GAP * t + 1.0
     margin = math.ceil(reach) + 1
     member = np.zeros(comps.n, bool)
-    member[ids] = True
+    for i in ids:
+        x, y, w, h = (int(v) for v in st[i, :4])
+        blob = labels[y : y + h, x : x + w] == i
+        # A ring (a window's rim, a whole digit with its loop) is no segment: bridged, it would join
+        # what it encloses to its neighbours.
+        member[i] = np.count_nonzero(_filled(blob)) <= 1.2 * np.count_nonzero(blob)
+    ids = np.nonzero(member)[0]
     out = []
     for i in ids:
         x, y, w, h = (int(v) for v in st[i, :4])
@@ -857,7 +887,8 @@ def place_decimal_points(seg: Segmentation, seeds: np.ndarray | None = None) -> 
                         break
                 if dot is not None:
                     lab, box = dot
-                    rest_labels = tuple(la for la in c.labels if la != lab)
+                    # A label with no pixel left in the box (peeled off as a rule) has no box either.
+                    rest_labels = tuple(la for la in c.labels if la != lab and la in pieces)
                     rx, ry, rw, rh = _box_of([pieces[la][0] for la in rest_labels])
                     new.append(Candidate(rx, ry, rw, rh, rest_labels))
                     new.append(Candidate(*box, (lab,), kind="dot"))

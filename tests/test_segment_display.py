@@ -293,3 +293,34 @@ def test_a_decimal_point_keeps_its_number_together(display_reader, category: str
     scene = _meter(category, seed)
     assert "." in scene.text
     assert display_reader.read(scene.image).text == scene.text
+
+
+def test_a_dial_with_a_scale_and_no_pointer_in_view_goes() -> None:
+    # Light-on-dark, the red pointer is as dark as the face: what is left of a dial is a thin round
+    # ring with ticks on its inner rim, read as a 0. A ring without ticks may be a 0 and stays.
+    binary = np.zeros((160, 320), np.uint8)
+    cx, cy, r = 80, 80, 45
+    cv2.circle(binary, (cx, cy), r, 255, 3)
+    for t in range(10):
+        a = t * np.pi / 5
+        p = (int(cx + 0.75 * r * np.cos(a)), int(cy + 0.75 * r * np.sin(a)))
+        q = (int(cx + r * np.cos(a)), int(cy + r * np.sin(a)))
+        cv2.line(binary, p, q, 255, 2)
+    cv2.circle(binary, (240, 80), 45, 255, 3)
+    out, dials = remove_dials(binary, 20)
+    assert dials == [(33, 33, 95, 95)]
+    assert not out[:, :160].any() and np.array_equal(out[:, 160:], binary[:, 160:])
+
+
+@pytest.mark.parametrize("seed", [1005, 1020])
+def test_dials_on_a_dark_face_are_not_read(seed: int) -> None:
+    # Three dials under the counter (their pointers as dark as the face) were read as a line 000.
+    scene = _meter("drum", seed)
+    seg, fixes, scale = _segment_photo(scene.image, False)
+    assert len(fixes.dials) == 3
+    cands = [c for line in seg.lines for c in line.candidates]
+    for bx, by, bw, bh in scene.boxes[0]:  # every digit of the counter is still there
+        mx, my = (bx + bw / 2) * scale, (by + bh / 2) * scale
+        assert any(c.x <= mx <= c.x2 and c.y <= my <= c.y2 for c in cands)
+    for x, y, w, h in fixes.dials:
+        assert not any(x <= c.cx <= x + w and y <= c.cy <= y + h for c in cands)
