@@ -31,13 +31,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_digits.segment import Candidate, Segmentation, TextLine, components, long_thin, segment
+from edge_digits.segment import Candidate, Segmentation, TextLine, components, long_thin, median_of, segment
 
 # A hole counts as a digit in a window when it is at least this share of the window's height there.
 WINDOW_DIGIT_MIN = 0.35
 # ... and a hole at least this share of it is a separator bar between drums, not a digit.
 WINDOW_SEPARATOR = 0.85
+# A piece with at least this share of its pixels on the window's rim is the edge, not a digit.
+WINDOW_RIM = 0.35
 # A window is mostly dark: its ink is at least this share of its filled area.
+# Beside a window, marks smaller than this share of its digits are the unit, not digits.
+UNIT_HEIGHT = 0.8
 WINDOW_SOLIDITY = 0.55
 # A frame encloses something at least this share of its hole's height (a digit, not a speck in a 0).
 FRAME_CONTENT = 0.08
@@ -118,6 +122,9 @@ def _digits_in_window(ink: np.ndarray, filled: np.ndarray, min_h: float) -> np.n
     do not look like the digits of a counter."""
     n, sub, st, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
     column_h = filled.sum(axis=0)
+    # The window's rim, a few pixels wide: the light surround bleeds into it along the edges.
+    rim = filled & ~cv2.erode(filled.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    on_rim = np.bincount(sub[rim], minlength=n)
     digits, strokes = [], 0
     keep = np.zeros(n, bool)
     for k in range(1, n):
@@ -125,6 +132,8 @@ def _digits_in_window(ink: np.ndarray, filled: np.ndarray, min_h: float) -> np.n
         local = float(column_h[hx + hw // 2])
         if hh < min_h or local <= 0:
             continue
+        if on_rim[k] >= WINDOW_RIM * ha:
+            continue  # a sliver along the window's edge (a drum cut by the edge has only its cut there)
         if hh >= WINDOW_SEPARATOR * local and hw <= 0.25 * hh:
             continue  # a bar from the top to the bottom of the window: a separator between drums
         if hh >= WINDOW_DIGIT_MIN * local and 0.12 <= hw / hh <= 1.3:
@@ -1064,7 +1073,8 @@ def remove_separators(seg: Segmentation) -> int:
 
 def keep_window_lines(seg: Segmentation, windows: list[tuple[int, int, int, int]]) -> int:
     """When the picture shows a counter's window, its digits are the reading: lines outside every
-    window (the small dials of the face, the unit, a serial number) are dropped. Returns how many."""
+    window (the small dials of the face, the unit, a serial number) are dropped, and so are the marks
+    of a window's line outside it. Returns how many lines were dropped."""
 
     def inside(c: Candidate) -> bool:
         return any(x <= c.cx <= x + w and y <= c.y + c.h / 2 <= y + h for x, y, w, h in windows)
@@ -1079,6 +1089,12 @@ def keep_window_lines(seg: Segmentation, windows: list[tuple[int, int, int, int]
     kept = [ln for ln in seg.lines if ln in in_window or glyphs(ln) >= most]
     dropped = len(seg.lines) - len(kept)
     seg.lines[:] = kept
+    for ln in in_window:
+        # The unit printed beside the window (m³, kWh, smaller than the drums' digits) chains into
+        # the counter's line. Digits of full size outside are the window's too (red drums at its end
+        # may be found as no part of it).
+        digit_h = median_of([c.h for c in ln.candidates if c.kind == "glyph" and inside(c)])
+        ln.candidates = [c for c in ln.candidates if inside(c) or c.h >= UNIT_HEIGHT * digit_h]
     return dropped
 
 

@@ -324,3 +324,22 @@ def test_dials_on_a_dark_face_are_not_read(seed: int) -> None:
         assert any(c.x <= mx <= c.x2 and c.y <= my <= c.y2 for c in cands)
     for x, y, w, h in fixes.dials:
         assert not any(x <= c.cx <= x + w and y <= c.cy <= y + h for c in cands)
+
+
+@pytest.mark.parametrize("seed", [1013, 1021])
+def test_the_edge_of_a_counter_window_is_no_digit(seed: int) -> None:
+    # The light face bleeds into the window's rim: thresholded on its own, the window showed a sliver
+    # along its end that was read as a last digit 1 (90754950 read 907549501) or swallowed the last 6.
+    scene = _meter("drum", seed)
+    seg, fixes, scale = _segment_photo(scene.image, False)
+    assert fixes.windows
+    assert all(_lines_found(scene, seg, scale)), scene.text
+
+
+@pytest.mark.parametrize("seed", [1002, 5010])
+def test_the_unit_beside_a_counter_window_is_no_digit(seed: int) -> None:
+    # m³ printed right of the window chains into the counter's line; its 3 was read as a last digit.
+    scene = _meter("drum", seed)
+    seg, fixes, scale = _segment_photo(scene.image, False)
+    assert fixes.windows
+    assert all(_lines_found(scene, seg, scale)), scene.text
