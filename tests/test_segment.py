@@ -295,3 +295,4 @@ def test_two_touching_digits_filling_a_tight_crop_are_no_frame_edge():
         for line in seg.lines
         for c in line.candidates
     )
+
