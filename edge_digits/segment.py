@@ -42,9 +42,7 @@ MIN_PIECE = 0.15
 MAX_PIECE = 1.15
 TYPICAL_PIECE = 0.62
 WIDTH_WEIGHT = 1.5
-# A second way to cut is classified too when it costs at most this much more (each costs crops; more
-# second guesses gave more cut-up letters read as digits, not more digits found).
-SECOND_CUT = 0.15
+SECOND_CUT = 0.5  # a second way to cut is classified too when it costs at most this much more
 # Chaining into lines: neighbours at most this many (larger) heights apart, centres within this share.
 LINE_GAP = 3.0
 LINE_CENTRE = 0.55
