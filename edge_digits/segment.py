@@ -37,10 +37,12 @@ BAR_TOP = 0.3  # ... and it lies at the top of the line (a dash after an amount 
 DOT_MAX = 0.38  # a decimal point is at most this tall and wide
 SPLIT_FROM = 0.92  # a candidate wider than this is considered as touching digits too
 # Cutting touching digits apart: piece widths in line heights (a 1 is narrow), and how much a width
-# away from the typical one costs against a cut through one full column of ink.
+# away from the typical one costs against a cut through one full column of ink. The typical width is
+# the median width of the line's single digits (writers differ: narrow digits cut into too few pieces
+# of a fixed width), or TYPICAL_PIECE when the line has too few of them.
 MIN_PIECE = 0.15
 MAX_PIECE = 1.15
-TYPICAL_PIECE = 0.62
+TYPICAL_PIECE = 0.6
 WIDTH_WEIGHT = 1.5
 SECOND_CUT = 0.5  # a second way to cut is classified too when it costs at most this much more
 # Chaining into lines: neighbours at most this many (larger) heights apart, centres within this share.
@@ -422,17 +424,20 @@ def _merge_overlapping(line: list[Candidate], height: float) -> list[Candidate]:
     return out
 
 
-def _cut_options(proj: np.ndarray, n_max: int, height: float) -> list[tuple[float, list[int]]]:
+def _cut_options(
+    proj: np.ndarray, n_max: int, height: float, typical: float
+) -> list[tuple[float, list[int]]]:
     """Ways to cut a blob into 2..n_max digits, as (cost, cut columns): through little ink, into
-    pieces of plausible digit widths. Dynamic programming over the columns, vectorised per cut: the best
-    placement of the k-th cut at every column does not depend on how many cuts follow."""
+    pieces of plausible digit widths (`typical`, in line heights, costs nothing). Dynamic programming
+    over the columns, vectorised per cut: the best placement of the k-th cut at every column does not
+    depend on how many cuts follow."""
     w = proj.size
     lo, hi = max(1, int(MIN_PIECE * height)), max(2, int(MAX_PIECE * height))
     if w < 2 * lo:
         return []
     ink = np.append(proj / max(float(proj.max()), 1.0), 0.0)
     widths = np.arange(lo, hi + 1)
-    width_cost = WIDTH_WEIGHT * (widths / height - TYPICAL_PIECE) ** 2
+    width_cost = WIDTH_WEIGHT * (widths / height - typical) ** 2
     cols = np.arange(w + 1)
     starts = cols[:, None] - widths[None, :]  # start of the piece that ends at each column
     valid = starts >= 0
@@ -472,7 +477,7 @@ def _split_hypotheses(
     proj = mask.sum(axis=0).astype(np.float64)
     n_max = min(8, math.ceil(c.w / (0.4 * height)) + 1)
     out = []
-    options = sorted(_cut_options(proj, n_max, height))
+    options = sorted(_cut_options(proj, n_max, height, digit_w / height))
     # The cheapest cut, and the runner-up only when it is nearly as good.
     options = options[:1] + [o for o in options[1:2] if o[0] <= options[0][0] + SECOND_CUT]
     for _, cuts in options:
@@ -585,7 +590,7 @@ def segment(
         line.candidates = _merge_overlapping(sorted(line.candidates, key=lambda c: c.x), line.height)
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
         narrow = [c.w for c in glyphs if c.w < SPLIT_FROM * line.height]
-        digit_w = median_of(narrow) if len(narrow) >= 2 else 0.6 * line.height
+        digit_w = median_of(narrow) if len(narrow) >= 2 else TYPICAL_PIECE * line.height
         digit_w = float(np.clip(digit_w, 0.45 * line.height, 0.8 * line.height))
         for c in glyphs:
             if c.w > SPLIT_FROM * line.height and c.w > 1.3 * digit_w:
