@@ -336,6 +336,38 @@ def _join_continuing(lines: list[TextLine]) -> list[TextLine]:
     return out
 
 
+def _adopt_lone_pieces(lines: list[TextLine]) -> list[TextLine]:
+    """A line of one mark standing right on or under a digit of another line, over the same columns,
+    is a piece of that digit (the top of a 5 broken off its body, too tall to count as a fragment,
+    chained alone since it sits higher than the line): it joins the digit while together they stay
+    no taller than a digit with its fragments."""
+    strings = [t for t in lines if len(t.candidates) > 1]
+    out = []
+    for t in lines:
+        f = t.candidates[0]
+        host = None
+        if len(t.candidates) == 1 and f.kind == "glyph":
+            for s in strings:
+                for k, c in enumerate(s.candidates):
+                    gap = max(c.y, f.y) - min(c.y2, f.y2)
+                    if (
+                        c.kind == "glyph"
+                        and _x_overlap(c, f) >= 0.5 * min(c.w, f.w)
+                        and gap <= 0.1 * s.height
+                        and max(c.y2, f.y2) - min(c.y, f.y) <= MERGED_MAX * s.height
+                    ):
+                        host = (s, k)
+                        break
+                if host:
+                    break
+        if host is None:
+            out.append(t)
+        else:
+            s, k = host
+            s.candidates[k] = _union([s.candidates[k], f])
+    return out
+
+
 def _line_height(cands: list[Candidate]) -> float:
     """The digit height of a line: the upper quartile of its members' heights, because a printed label
     chained into the line is shorter than the handwritten digits beside it and may outnumber them."""
@@ -586,6 +618,7 @@ def segment(
             lines.append(TextLine(members, height))
     lines = _join_continuing(lines)
     _attach_loose(lines, loose, decimal_point)
+    lines = _adopt_lone_pieces(lines)
     for line in lines:
         line.candidates = _merge_overlapping(sorted(line.candidates, key=lambda c: c.x), line.height)
         glyphs = [c for c in line.candidates if c.kind == "glyph"]

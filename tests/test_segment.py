@@ -311,3 +311,11 @@ def test_touching_digits_are_cut_at_the_line_s_own_digit_width():
         and all(iou((p.x, p.y, p.w, p.h), t) >= 0.5 for p, t in zip(pieces, (four, zero, one), strict=True))
         for pieces in blob[0].splits
     )
+
+
+def test_the_top_of_a_5_broken_off_and_chained_alone_joins_its_body():
+    """A 5 whose top (bar and stem) broke off the body and sits higher than the line: too tall to be a
+    fragment, it was chained as a line of its own and read as '?' beside the body."""
+    scene, seg = scene_segmentation("desk_sheet", 3 * 1_000_003 + 3)
+    assert len(seg.lines) == 1
+    assert all(found(seg.lines[0], box) for box in scene.boxes[0])
