@@ -43,6 +43,10 @@ SPLIT_FROM = 0.92  # a candidate wider than this is considered as touching digit
 MIN_PIECE = 0.15
 MAX_PIECE = 1.15
 TYPICAL_PIECE = 0.6
+# The measured width is held to this range: a line of printed letters (i, l, t) measures narrower, and
+# cut at that width its wide letters came apart into strokes read as 1s.
+DIGIT_W_MIN = 0.5
+DIGIT_W_MAX = 0.8
 WIDTH_WEIGHT = 1.5
 SECOND_CUT = 0.5  # a second way to cut is classified too when it costs at most this much more
 # Chaining into lines: neighbours at most this many (larger) heights apart, centres within this share.
@@ -624,7 +628,7 @@ def segment(
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
         narrow = [c.w for c in glyphs if c.w < SPLIT_FROM * line.height]
         digit_w = median_of(narrow) if len(narrow) >= 2 else TYPICAL_PIECE * line.height
-        digit_w = float(np.clip(digit_w, 0.45 * line.height, 0.8 * line.height))
+        digit_w = float(np.clip(digit_w, DIGIT_W_MIN * line.height, DIGIT_W_MAX * line.height))
         for c in glyphs:
             if c.w > SPLIT_FROM * line.height and c.w > 1.3 * digit_w:
                 c.splits = _split_hypotheses(c, labels, digit_w, line.height)

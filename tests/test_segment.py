@@ -299,9 +299,9 @@ def test_two_touching_digits_filling_a_tight_crop_are_no_frame_edge():
 
 
 def test_touching_digits_are_cut_at_the_line_s_own_digit_width():
-    """"401" touching (bold pen on squared paper) in a line of narrow digits: cut into pieces of a
-    fixed typical width, the narrow 1 never came out on its own and the three digits were read as
-    two. The line's own single digits say how wide a digit is."""
+    """"401" touching (bold pen on squared paper): cut into pieces of 0.62 line heights, the narrow 1
+    never came out on its own and the three digits were read as two. (This line has too few single
+    digits to measure its digit width, so the default typical width applies.)"""
     scene, seg = scene_segmentation("single_line", 7 * 1_000_003 + 26)
     four, zero, one = scene.boxes[0][1:4]
     blob = [c for c in seg.lines[0].candidates if c.x <= four[0] + 2 and c.x2 >= one[0] + one[2] - 2]
