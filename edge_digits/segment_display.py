@@ -43,6 +43,8 @@ WINDOW_RIM = 0.35
 # Beside a window, marks smaller than this share of its digits are the unit, not digits.
 UNIT_HEIGHT = 0.8
 WINDOW_SOLIDITY = 0.55
+WINDOW_SOLIDITY_SINGLE = 0.7
+WINDOW_RECTANGLE = 0.8
 # A frame encloses something at least this share of its hole's height (a digit, not a speck in a 0).
 FRAME_CONTENT = 0.08
 # Seven-segment bars: longer than this many thicknesses, and filling most of their (rotated) box.
@@ -117,9 +119,11 @@ def _filled(mask: np.ndarray) -> np.ndarray:
     return (outside != 2)[1:-1, 1:-1]
 
 
-def _digits_in_window(ink: np.ndarray, filled: np.ndarray, min_h: float) -> np.ndarray | None:
+def _digits_in_window(
+    ink: np.ndarray, filled: np.ndarray, min_h: float, single: bool = False
+) -> np.ndarray | None:
     """The digit components of the candidate ink inside a window (bool, cropped), or None when they
-    do not look like the digits of a counter."""
+    do not look like the digits of a counter (`single`: of one drum's window)."""
     n, sub, st, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
     column_h = filled.sum(axis=0)
     # The window's rim, a few pixels wide: the light surround bleeds into it along the edges.
@@ -139,8 +143,19 @@ def _digits_in_window(ink: np.ndarray, filled: np.ndarray, min_h: float) -> np.n
         if hh >= WINDOW_DIGIT_MIN * local and 0.12 <= hw / hh <= 1.3:
             digits.append((hx, hx + hw, hy, hy + hh))
             keep[k] = True
-            if ha <= 0.55 * hw * hh:
+            # (Thin strokes, not a filled loop; a bold printed 0 in a drum's window fills more.)
+            if ha <= (0.7 if single else 0.55) * hw * hh:
                 strokes += 1
+    if single:
+        # One drum: its digit (or the two halves of a turning one) fills most of the window's height.
+        if not digits or strokes < 1 or max(d[3] - d[2] for d in digits) < 0.5 * filled.shape[0]:
+            return None
+        # ... printed in strokes (the light inside of a blurred seven-segment 8 is one thick piece).
+        mask = keep[sub].astype(np.uint8)
+        depth = cv2.distanceTransform(np.pad(mask, 1), cv2.DIST_L2, 3)
+        if 2.0 * float(depth.max()) > 0.3 * max(d[3] - d[2] for d in digits):
+            return None
+        return keep[sub]
     if len(digits) < 2 or strokes < 1:
         return None
     # Side by side in a row, like the digits of a counter (the two loops of an 8 are stacked).
@@ -154,21 +169,43 @@ def _digits_in_window(ink: np.ndarray, filled: np.ndarray, min_h: float) -> np.n
 
 
 def _window_ink(binary: np.ndarray, gray: np.ndarray | None, blob: np.ndarray,
-                box: tuple[int, int, int, int], min_h: float) -> tuple[np.ndarray, np.ndarray] | None:
+                box: tuple[int, int, int, int], min_h: float,
+                single: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
     """For a window blob: (filled region, the digits' ink inside it) in the box; None when it is no
     window. With the gray image the window is thresholded on its own (light digits on its dark); the
     global threshold, made for the surroundings, often cuts a small light digit into pieces."""
     x, y, w, h = box
     filled = _filled(blob)
     area = int(np.count_nonzero(filled))
-    if area == 0 or np.count_nonzero(blob) < WINDOW_SOLIDITY * area:
+    # (A drum's window is dark around its one digit; a blurred digit with a loop is not that solid.)
+    solidity = WINDOW_SOLIDITY_SINGLE if single else WINDOW_SOLIDITY
+    if area == 0 or np.count_nonzero(blob) < solidity * area:
         return None
     # The light digits leave holes in the window's ink (whole or in pieces): at least two of digit size.
     holes = filled & ~blob
     n_holes, _, hole_stats, _ = cv2.connectedComponentsWithStats(
         holes.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
     )
-    if n_holes < 3 or np.count_nonzero(hole_stats[1:, 3] >= 0.5 * min_h) < 2:
+    if single:
+        # One drum's window is a rectangle (a blurred digit is not, however solid); its digit may be
+        # a hole or, when the window is lighter than the face around it, a lighter patch in the ink.
+        ys, xs = np.nonzero(filled)
+        (_, _), (rw, rh), _ = cv2.minAreaRect(np.stack([xs, ys], axis=1).astype(np.float32))
+        if area < WINDOW_RECTANGLE * (rw + 1) * (rh + 1) or gray is None:
+            return None
+        # Coloured drums on a dark face are lighter than the face (that is why they are ink); a
+        # display's digit is darker than its glass.
+        pad = max(2, round(0.2 * h))
+        y0, x0 = max(0, y - pad), max(0, x - pad)
+        around = np.zeros(gray[y0 : y + h + pad, x0 : x + w + pad].shape, bool)
+        around[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = filled
+        ring = cv2.dilate(around.astype(np.uint8), np.ones((2 * pad + 1, 2 * pad + 1), np.uint8)).astype(bool)
+        ring &= ~around
+        if not ring.any() or np.median(gray[y : y + h, x : x + w][filled]) <= np.median(
+            gray[y0 : y + h + pad, x0 : x + w + pad][ring]
+        ):
+            return None
+    elif n_holes < 3 or np.count_nonzero(hole_stats[1:, 3] >= 0.5 * min_h) < 2:
         return None
     candidates = []
     if gray is not None:
@@ -182,19 +219,34 @@ def _window_ink(binary: np.ndarray, gray: np.ndarray | None, blob: np.ndarray,
             # dark on the light glass of an LCD when the mask was made light-on-dark.
             window_light = float(patch[blob].mean()) > thr
             digits = core & ((patch <= thr) if window_light else (patch > thr))
-            # ... and the minority of it.
-            if 0.03 <= np.count_nonzero(digits) / max(1, np.count_nonzero(core)) <= 0.5:
+            # ... and the minority of it. A drum is darker than its digit (the dark loops of a
+            # glowing LED digit are no digit in a light window).
+            if 0.03 <= np.count_nonzero(digits) / max(1, np.count_nonzero(core)) <= 0.5 and not (
+                single and window_light
+            ):
                 candidates.append(digits)
     # Without gray (or when it fails): the window's holes are the light digits.
     candidates.append(filled & ~blob & (binary[y : y + h, x : x + w] == 0))
     for ink in candidates:
         if not ink.any():
             continue
-        digits = _digits_in_window(ink, filled, min_h)
+        digits = _digits_in_window(ink, filled, min_h, single)
         # What is read as the digits must be (mostly) where the window has holes, not its rim.
-        if digits is not None and np.count_nonzero(digits & holes) >= 0.25 * np.count_nonzero(digits):
+        if digits is not None and (single or np.count_nonzero(digits & holes) >= 0.25 * digits.sum()):
             return filled, digits
     return None
+
+
+def _has_neighbour(st: np.ndarray, alive: np.ndarray, i: int) -> bool:
+    """Is there a mark of about component i's height level with it, at most its height away?"""
+    x, y, w, h = (int(v) for v in st[i, :4])
+    ox, oy, ow, oh = (st[:, k] for k in range(4))
+    level = np.minimum(oy + oh, y + h) - np.maximum(oy, y) >= 0.5 * np.minimum(oh, h)
+    near = (ox < x + w + h) & (ox + ow > x - h)
+    sized = (oh >= 0.4 * h) & (oh <= 1.5 * h)
+    hits = alive & level & near & sized
+    hits[i] = False
+    return bool(hits.any())
 
 
 def open_windows(
@@ -209,12 +261,17 @@ def open_windows(
     # room for them.
     maybe = np.nonzero(comps.alive & (h >= 1.2 * min_h) & (w >= 1.2 * h) & (area <= 0.97 * w * h)
                        & (area >= 0.25 * w * h))[0]
+    # The window of one drum (the red drums at a counter's end stand apart from the rest, and on a
+    # dark face only they are ink): taller than wide, solid, with another mark of its size beside it.
+    drums = np.nonzero(comps.alive & (h >= 1.2 * min_h) & (w >= 0.4 * h) & (w < 1.2 * h)
+                       & (area <= 0.97 * w * h) & (area >= 0.5 * w * h))[0]
+    drums = [i for i in drums if _has_neighbour(st, comps.alive, int(i))]
     out = None
     found = []
-    for i in maybe:
+    for i, single in itertools.chain(((i, False) for i in maybe), ((i, True) for i in drums)):
         x, y, bw, bh = (int(v) for v in st[i, :4])
         blob = comps.labels[y : y + bh, x : x + bw] == i
-        res = _window_ink(binary, gray, blob, (x, y, bw, bh), min_h)
+        res = _window_ink(binary, gray, blob, (x, y, bw, bh), min_h, single)
         if res is None:
             continue
         filled, ink = res
@@ -379,6 +436,8 @@ def remove_frames(
     x0, y0, w, h = (st[:, k] for k in range(4))
     content = np.nonzero(comps.alive & (h >= min_h))[0]
     maybe = content[h[content] >= 1.15 * min_h]
+    area = st[:, 4]
+    dot_like = (area >= 0.6 * w * h) & (w >= 0.6 * h) & (w <= 1.6 * h)
     if maybe.size == 0 or content.size < 2:
         return binary, []
     out = None
@@ -394,6 +453,8 @@ def remove_frames(
         ]
         if inside.size == 0:
             continue
+        if bh >= 1.2 * bw and dot_like[inside].all() and (h[inside] <= 0.35 * bh).all():
+            continue  # a monospace 0 and the dot inside it
         blob = comps.labels[y : y + bh, x : x + bw] == i
         ink = int(np.count_nonzero(blob))
         if ink > 0.8 * bw * bh:

@@ -343,3 +343,23 @@ def test_the_unit_beside_a_counter_window_is_no_digit(seed: int) -> None:
     seg, fixes, scale = _segment_photo(scene.image, False)
     assert fixes.windows
     assert all(_lines_found(scene, seg, scale)), scene.text
+
+
+@pytest.mark.parametrize("seed", [1025, 5019])
+def test_red_drums_on_a_dark_face_are_read(seed: int) -> None:
+    # Light-on-dark, a red drum's window is lighter than the dark face: a solid block of ink with its
+    # white digit inside, read as one blob. Each such window is opened on its own.
+    scene = _meter("drum", seed)
+    seg, fixes, scale = _segment_photo(scene.image, False)
+    assert len(fixes.windows) >= 2
+    assert all(_lines_found(scene, seg, scale)), scene.text
+
+
+def test_a_monospace_zero_with_its_dot_is_no_frame() -> None:
+    # 15580 on a sign in a monospace face: the 0's hole holds a dot, and the 0 was removed as a
+    # frame around it (read 1558).
+    scene = _meter("printed_sign", 1018)
+    assert "0" in scene.text
+    seg, fixes, scale = _segment_photo(scene.image, True)
+    assert fixes.frames == ()
+    assert all(_lines_found(scene, seg, scale)), scene.text
