@@ -400,6 +400,9 @@ def _dissolve_fragment_chains(chains: list[list[Candidate]]) -> tuple[list[list[
         ch, hi = chains[i], heights[i]
         inside = False
         for j in kept:
+            # A string of three or more marks is not the pieces of a single mark (a sheet's corner).
+            if len(chains[j]) == 1 and len(ch) >= 3:
+                continue
             if hi < 0.6 * heights[j] and 2 * sum(within(c, chains[j], heights[j]) for c in ch) >= len(ch):
                 inside = True
                 break

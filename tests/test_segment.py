@@ -319,3 +319,11 @@ def test_the_top_of_a_5_broken_off_and_chained_alone_joins_its_body():
     scene, seg = scene_segmentation("desk_sheet", 3 * 1_000_003 + 3)
     assert len(seg.lines) == 1
     assert all(found(seg.lines[0], box) for box in scene.boxes[0])
+
+
+def test_a_string_of_digits_is_not_dissolved_into_a_sheet_corner():
+    """Under the sheet's corner (its two edges left as one L-shaped mark twice the digits' height), a
+    number of four digits was taken for the corner's fragments and dropped with it (8118 lost)."""
+    scene, seg = scene_segmentation("desk_sheet", 11 * 1_000_003 + 10)
+    assert len(seg.lines) == 2
+    assert all(found(seg.lines[1], box) for box in scene.boxes[1])
