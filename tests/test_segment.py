@@ -327,3 +327,13 @@ def test_a_string_of_digits_is_not_dissolved_into_a_sheet_corner():
     scene, seg = scene_segmentation("desk_sheet", 11 * 1_000_003 + 10)
     assert len(seg.lines) == 2
     assert all(found(seg.lines[1], box) for box in scene.boxes[1])
+
+
+def test_a_boxed_sheet_of_five_tight_lines_segments_line_by_line():
+    """Multi-line scene 20 of the benchmark: five lines of digits, some touching, inside a printed box on
+    ruled paper. The segmenter alone finds every line and every digit (whole or as a split piece);
+    when it reads as one blob, something before it joined the lines."""
+    scene, seg = scene_segmentation("multi_line", 20)
+    assert len(seg.lines) == 5
+    for line, row in zip(seg.lines, scene.boxes, strict=True):
+        assert all(found(line, box) for box in row)
