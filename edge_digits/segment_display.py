@@ -63,6 +63,9 @@ JOIN_GAP = 1.2
 MIN_BARS = 4
 # The halves of a seven-segment digit stacked with a gap: a stroke this thick for their height.
 STACKED_THICK = 0.2
+# Beside a printed number, beyond this share of its height, marks under LABEL_HEIGHT of it are a label.
+LABEL_GAP = 0.35
+LABEL_HEIGHT = 0.75
 # A decimal point: a compact blob between this share of the line height and DOT_MAX, on the baseline.
 DOT_MIN = 0.06
 DOT_MAX = 0.4
@@ -1159,6 +1162,63 @@ def keep_window_lines(seg: Segmentation, windows: list[tuple[int, int, int, int]
     return dropped
 
 
+def drop_small_labels(seg: Segmentation) -> int:
+    """A printed number is of one height; what its line holds beyond a word gap and much smaller than
+    it is a label or a unit (THIS SALE $, Gallons, m³), whose letters would be read as 5s and 3s.
+    Handwritten digits vary too much in height to make such a run. Returns how many were dropped."""
+    dropped = 0
+    for line in seg.lines:
+        glyphs = [c for c in line.candidates if c.kind == "glyph"]
+        run = _uniform_run(glyphs)
+        if run is None:
+            continue
+        first, last, height = run
+        cands = sorted(line.candidates, key=lambda c: c.x)
+        gone: set[int] = set()
+        # Outwards from the number on either side, word by word past the first word gap: a word
+        # all of whose marks are small is a label (a word with capitals of the number's height is
+        # left whole to the reader's word rules).
+        for side, start in ((1, glyphs[last]), (-1, glyphs[first])):
+            k = next(i for i, c in enumerate(cands) if c is start)
+            rest = cands[k + 1 :] if side == 1 else cands[k - 1 :: -1] if k > 0 else []
+            words: list[list[Candidate]] = []
+            prev = start
+            for c in rest:
+                gap = c.x - prev.x2 if side == 1 else prev.x - c.x2
+                if gap >= LABEL_GAP * height:
+                    words.append([])
+                if words:
+                    words[-1].append(c)
+                prev = c
+            for word in words:
+                marks = [c for c in word if c.kind == "glyph"]
+                if marks and all(c.h < LABEL_HEIGHT * height for c in marks):
+                    gone.update(id(c) for c in word)
+        dropped += len(gone)
+        line.candidates = [c for c in line.candidates if id(c) not in gone]
+    return dropped
+
+
+def _uniform_run(glyphs: list[Candidate]) -> tuple[int, int, float] | None:
+    """The longest run of at least three neighbouring glyphs of one height (within 8% of their
+    median) at a number's spacing: (first index, last index, median height), or None."""
+    best = None
+    start = 0
+    while start < len(glyphs):
+        end = start
+        while end + 1 < len(glyphs):
+            members = glyphs[start : end + 2]
+            h = median_of([c.h for c in members])
+            a, b = glyphs[end], glyphs[end + 1]
+            if b.x - a.x2 > 0.5 * h or any(not 0.92 * h <= c.h <= 1.08 * h for c in members):
+                break
+            end += 1
+        if end - start + 1 >= 3 and (best is None or end - start > best[1] - best[0]):
+            best = (start, end, median_of([c.h for c in glyphs[start : end + 1]]))
+        start = end + 1
+    return best
+
+
 def segment_display(
     binary: np.ndarray,
     min_height: float,
@@ -1193,6 +1253,7 @@ def segment_display(
     if windows:
         keep_window_lines(seg, windows)
     remove_separators(seg)
+    drop_small_labels(seg)
     dots = place_decimal_points(seg, seeds) if decimal_point else 0
     fixes = DisplayFixes(tuple(windows), tuple(frames), n_bars, t, dots, tuple(dials))
     return seg, fixes
