@@ -1199,6 +1199,30 @@ def drop_small_labels(seg: Segmentation) -> int:
     return dropped
 
 
+def drop_lone_rings(seg: Segmentation) -> int:
+    """Beside a printed number, a line of one thin round ring is what is left of a meter's dial whose
+    ring the blur or the glare broke open (no hole, so no dial for `remove_dials`): read, it is a 0.
+    A printed 0 is taller than wide and a display's 0 is made of thick bars. Returns how many."""
+    printed = any(
+        _uniform_run([c for c in line.candidates if c.kind == "glyph"]) is not None for line in seg.lines
+    )
+    if not printed:
+        return 0
+    lo, hi = DIAL_ASPECT
+    kept = []
+    for line in seg.lines:
+        glyphs = [c for c in line.candidates if c.kind == "glyph"]
+        if len(glyphs) == 1:
+            c = glyphs[0]
+            ink = int(np.count_nonzero(c.mask(seg.labels)))
+            if lo * c.h <= c.w <= hi * c.h and ink <= DIAL_INK * c.w * c.h:
+                continue
+        kept.append(line)
+    dropped = len(seg.lines) - len(kept)
+    seg.lines[:] = kept
+    return dropped
+
+
 def _uniform_run(glyphs: list[Candidate]) -> tuple[int, int, float] | None:
     """The longest run of at least three neighbouring glyphs of one height (within 8% of their
     median) at a number's spacing: (first index, last index, median height), or None."""
@@ -1254,6 +1278,7 @@ def segment_display(
         keep_window_lines(seg, windows)
     remove_separators(seg)
     drop_small_labels(seg)
+    drop_lone_rings(seg)
     dots = place_decimal_points(seg, seeds) if decimal_point else 0
     fixes = DisplayFixes(tuple(windows), tuple(frames), n_bars, t, dots, tuple(dials))
     return seg, fixes

@@ -374,3 +374,16 @@ def test_a_small_label_beside_a_printed_number_is_no_part_of_it(category: str, s
     scene = _meter(category, seed)
     seg, _, scale = _segment_photo(scene.image, category != "drum")
     assert all(_lines_found(scene, seg, scale)), scene.text
+
+
+@pytest.mark.parametrize("seed", [5000, 5006])
+def test_a_dial_whose_ring_is_broken_is_not_read_beside_a_counter(seed: int) -> None:
+    # Glare or blur broke a dial's ring open: no hole, so no dial for remove_dials, and alone on its
+    # line it was read as a 0 (15195|0).
+    scene = _meter("drum", seed)
+    seg, _, scale = _segment_photo(scene.image, False)
+    assert all(_lines_found(scene, seg, scale)), scene.text
+    # The dials sit under the counter: nothing is read there.
+    bottom = max(by + bh for bx, by, bw, bh in scene.boxes[0]) * scale
+    digit_h = max(bh for bx, by, bw, bh in scene.boxes[0]) * scale
+    assert not any(c.y > bottom + digit_h for line in seg.lines for c in line.candidates)
