@@ -70,6 +70,8 @@ LABEL_HEIGHT = 0.75
 DOT_MIN = 0.06
 DOT_MAX = 0.4
 DOT_BASELINE = 0.18
+# The core of a candidate's ink: all but its faintest CORE_SHARE percent.
+CORE_SHARE = 50
 # A dial: a round ring (box aspect within these) ...
 DIAL_ASPECT = (0.75, 1.33)
 # ... of thin ink (at most this share of its box) ...
@@ -795,8 +797,43 @@ def _apart_in_strong_ink(m: np.ndarray, dot: np.ndarray, c: Candidate, seeds: np
     return bool(in_dot) and not (in_dot & in_rest)
 
 
+def _apart_in_core(m: np.ndarray, dot: np.ndarray, c: Candidate, gray: np.ndarray | None) -> bool:
+    """Is the dot apart from the rest of the candidate in the core of its ink (its darker half, in the
+    ink's own sense), along the rows it occupies? The blur that stuck a point to its digit is fainter
+    than either; the foot of a printed 1 is as dark as its stem."""
+    if gray is None:
+        return False
+    patch = cv2.GaussianBlur(gray[c.y : c.y2, c.x : c.x2], (3, 3), 0).astype(np.float32)
+    if patch.shape != m.shape or m.all() or not m.any() or not (dot & m).any():
+        return False
+    darkness = 255.0 - patch if patch[m].mean() < patch[~m].mean() else patch
+    core = m & (darkness >= np.percentile(darkness[m], CORE_SHARE))
+    rows = np.nonzero((dot & m).any(axis=1))[0]
+    cols = np.nonzero(dot.any(axis=0))[0]
+    band = core[rows[0] : rows[-1] + 1].any(axis=0)
+    a, b = int(cols[0]), int(cols[-1]) + 1
+    if np.count_nonzero(core[rows[0] : rows[-1] + 1, a:b]) < 0.3 * np.count_nonzero(dot & m):
+        return False  # the point itself must be strong ink
+    # From the dot towards the digit: a column of no core ink before the digit's core ink.
+    rest_cols = np.nonzero((m & ~dot).any(axis=0))[0]
+    if rest_cols.size == 0:
+        return False
+    scan = list(range(b, band.size) if rest_cols.mean() >= b else range(a - 1, -1, -1))
+    # (The point's own core may reach a column or two past the columns taken for it.)
+    k = 0
+    while k < len(scan) and k < max(2, (b - a) // 2) and band[scan[k]]:
+        k += 1
+    gap = False
+    for col in scan[k:]:
+        if band[col]:
+            return gap
+        gap = True
+    return gap
+
+
 def _split_edge_dot(
-    seg: Segmentation, c: Candidate, height: float, base: np.ndarray, seeds: np.ndarray | None = None
+    seg: Segmentation, c: Candidate, height: float, base: np.ndarray, seeds: np.ndarray | None = None,
+    gray: np.ndarray | None = None,
 ) -> list[Candidate] | None:
     """A decimal point the blur joined to the digit beside it (a glowing LED, a small LCD): at the
     candidate's left or right end, columns with ink only near the baseline, holding a compact blob
@@ -846,13 +883,16 @@ def _split_edge_dot(
         dot_mask = np.zeros_like(m)
         dot_mask[:, dot_cols[0] : dot_cols[-1] + 1] = m[:, dot_cols[0] : dot_cols[-1] + 1]
         # ...or, stuck to the digit in the mask, apart from it in the strong ink (a glowing LED).
-        if not neck and not _apart_in_strong_ink(m, dot_mask, c, seeds):
+        by_core = not neck and not _apart_in_strong_ink(m, dot_mask, c, seeds)
+        if by_core and not _apart_in_core(m, dot_mask, c, gray):
             continue
         a, b = dot_cols[0], dot_cols[-1] + 1
         rows = np.nonzero(dot_mask.any(axis=1))[0]
         box = (c.x + a, c.y + int(rows[0]), b - a, int(rows[-1] - rows[0] + 1))
         if not _is_dot(box, int(dot_mask.sum()), height, base):
             continue
+        if by_core and not 0.6 <= box[2] / max(box[3], 1) <= 1.6:
+            continue  # told apart only by its core: a point's own square shape (not a serif's bulb)
         label = int(seg.labels.max()) + 1
         seg.labels[c.y : c.y2, c.x : c.x2][dot_mask] = label
         rest = m & ~dot_mask
@@ -865,7 +905,8 @@ def _split_edge_dot(
 
 
 def _split_middle_dot(
-    seg: Segmentation, c: Candidate, height: float, base: np.ndarray, seeds: np.ndarray | None = None
+    seg: Segmentation, c: Candidate, height: float, base: np.ndarray, seeds: np.ndarray | None = None,
+    gray: np.ndarray | None = None,
 ) -> list[Candidate] | None:
     """Two digits and the decimal point between them, joined by the blur into one wide candidate:
     inside it, a run of columns with ink only near the baseline holding a square blob. Returns
@@ -894,7 +935,7 @@ def _split_middle_dot(
             continue
         dot_mask = np.zeros_like(m)
         dot_mask[:, d0:d1] = m[:, d0:d1]
-        if not _apart_in_strong_ink(m, dot_mask, c, seeds):
+        if not _apart_in_strong_ink(m, dot_mask, c, seeds) and not _apart_in_core(m, dot_mask, c, gray):
             continue
         rows = np.nonzero(dot_mask.any(axis=1))[0]
         box = (c.x + d0, c.y + int(rows[0]), d1 - d0, int(rows[-1] - rows[0] + 1))
@@ -926,9 +967,12 @@ def _split_middle_dot(
     return None
 
 
-def place_decimal_points(seg: Segmentation, seeds: np.ndarray | None = None) -> int:
+def place_decimal_points(
+    seg: Segmentation, seeds: np.ndarray | None = None, gray: np.ndarray | None = None
+) -> int:
     """Find decimal points the general segmenter merged into a digit or left as a line of their own
-    and make them dot candidates between the digits of their line. Returns how many were placed."""
+    and make them dot candidates between the digits of their line (`gray`, the picture the mask was
+    made from, tells a point the blur stuck to its digit). Returns how many were placed."""
     placed = 0
     lines = seg.lines
     for line in lines:
@@ -967,9 +1011,9 @@ def place_decimal_points(seg: Segmentation, seeds: np.ndarray | None = None) -> 
                     new.append(Candidate(*box, (lab,), kind="dot"))
                     continue
             if c.x_range is None and c.w >= 0.3 * height:
-                cut = _split_edge_dot(seg, c, height, base, seeds)
+                cut = _split_edge_dot(seg, c, height, base, seeds, gray)
                 if cut is None and c.w >= 1.3 * typical_w:
-                    cut = _split_middle_dot(seg, c, height, base, seeds)
+                    cut = _split_middle_dot(seg, c, height, base, seeds, gray)
                 if cut is not None:
                     new.extend(cut)
                     continue
@@ -1279,6 +1323,6 @@ def segment_display(
     remove_separators(seg)
     drop_small_labels(seg)
     drop_lone_rings(seg)
-    dots = place_decimal_points(seg, seeds) if decimal_point else 0
+    dots = place_decimal_points(seg, seeds, gray) if decimal_point else 0
     fixes = DisplayFixes(tuple(windows), tuple(frames), n_bars, t, dots, tuple(dials))
     return seg, fixes
