@@ -37,6 +37,11 @@ from edge_digits.segment import Candidate, Segmentation, TextLine, components, l
 WINDOW_DIGIT_MIN = 0.35
 # ... and a hole at least this share of it is a separator bar between drums, not a digit.
 WINDOW_SEPARATOR = 0.85
+# A glowing blob: ink on at least GLOW_SOLID of its box, strokes at least GLOW_THICK of its smaller
+# side thick; cut back to its lit core when that is a share of it within GLOW_CORE.
+GLOW_SOLID = 0.55
+GLOW_THICK = 0.45
+GLOW_CORE = (0.25, 0.8)
 # A piece with at least this share of its pixels on the window's rim is the edge, not a digit.
 WINDOW_RIM = 0.35
 # A window is mostly dark: its ink is at least this share of its filled area.
@@ -240,6 +245,58 @@ def _window_ink(binary: np.ndarray, gray: np.ndarray | None, blob: np.ndarray,
         if digits is not None and (single or np.count_nonzero(digits & holes) >= 0.25 * digits.sum()):
             return filled, digits
     return None
+
+
+def sharpen_glow(
+    binary: np.ndarray, gray: np.ndarray | None, min_h: float, comps: _Components | None = None
+) -> tuple[np.ndarray, int]:
+    """Cut glowing digits back to their lit cores. The glow of an LED display (or the blur of a bold
+    print) is ink in the mask: a digit's loops fill up and neighbours melt into one blob, which no
+    digit is: far more solid than a stroke. Inside such a blob the lit segments are the brighter
+    part (in the ink's sense): thresholded on its own (Otsu), the blob keeps only those.
+    Returns (mask, how many blobs were cut back)."""
+    if gray is None:
+        return binary, 0
+    comps = comps or _Components.of(binary)
+    st = comps.stats
+    w, h, area = st[:, 2], st[:, 3], st[:, 4]
+    # Digit-sized and larger (bold letters of a label are smaller), not a bar.
+    solid = np.nonzero(comps.alive & (h >= 2.5 * min_h) & (area >= GLOW_SOLID * w * h)
+                       & (w <= 4 * h) & (w >= 0.45 * h))[0]
+    out = None
+    cut = 0
+    img_h, img_w = binary.shape
+    for i in solid:
+        x, y, bw, bh = (int(v) for v in st[i, :4])
+        blob = comps.labels[y : y + bh, x : x + bw] == i
+        # Thick for its size: a glowing digit's strokes have swollen into each other.
+        depth = cv2.distanceTransform(np.pad(blob.astype(np.uint8), 1), cv2.DIST_L2, 3)
+        if 2.0 * float(depth.max()) < GLOW_THICK * min(bw, bh):
+            continue
+        patch = gray[y : y + bh, x : x + bw]
+        pad = max(2, bh // 8)
+        y0, x0 = max(0, y - pad), max(0, x - pad)
+        around = gray[y0 : min(img_h, y + bh + pad), x0 : min(img_w, x + bw + pad)]
+        ring = np.ones(around.shape, bool)
+        ring[y - y0 : y - y0 + bh, x - x0 : x - x0 + bw] &= ~blob
+        light = float(patch[blob].mean()) > float(np.median(around[ring]))
+        values = patch[blob]
+        thr, _ = cv2.threshold(values.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        core = blob & ((patch > thr) if light else (patch <= thr))
+        share = np.count_nonzero(core) / max(1, np.count_nonzero(blob))
+        if not GLOW_CORE[0] <= share <= GLOW_CORE[1]:
+            continue
+        # The lit digits fill the blob's height (a panel with small lighter print in it is no glow).
+        n, _, cst, _ = cv2.connectedComponentsWithStats(core.astype(np.uint8), connectivity=8)
+        tall = cst[1:, 3] >= 0.6 * bh
+        if n < 2 or cst[1:, 4][tall].sum() < 0.8 * cst[1:, 4].sum():
+            continue
+        if out is None:
+            out = binary.copy()
+        region = out[y : y + bh, x : x + bw]
+        region[blob & ~core] = 0
+        cut += 1
+    return (binary if out is None else out), cut
 
 
 def _has_neighbour(st: np.ndarray, alive: np.ndarray, i: int) -> bool:
@@ -1307,6 +1364,11 @@ def segment_display(
             seeds = seeds.copy()
             for x, y, w, h in windows:
                 seeds[y : y + h, x : x + w] = work[y : y + h, x : x + w] > 0
+    work, glowing = sharpen_glow(work, gray, min_height, comps)
+    if glowing:
+        comps = _Components.of(work)
+        if seeds is not None:
+            seeds = seeds & (work > 0)
     work, dials = remove_dials(work, min_height, comps)
     work, frames = remove_frames(work, min_height, comps)
     if (frames or dials) and seeds is not None:
