@@ -42,6 +42,7 @@ WINDOW_SEPARATOR = 0.85
 GLOW_SOLID = 0.55
 GLOW_THICK = 0.45
 GLOW_CORE = (0.25, 0.8)
+GLOW_SPREAD = 0.5  # the blob's shades span at least this share of its brightest (10th to 90th percentile)
 # A piece with at least this share of its pixels on the window's rim is the edge, not a digit.
 WINDOW_RIM = 0.35
 # A window is mostly dark: its ink is at least this share of its filled area.
@@ -274,6 +275,11 @@ def sharpen_glow(
         if 2.0 * float(depth.max()) < GLOW_THICK * min(bw, bh):
             continue
         patch = gray[y : y + bh, x : x + bw]
+        # A glow ramps from the lit segment down to the dark; printed ink is one shade with a thin
+        # edge (bold letters and digits of a sign are solid too, and stay).
+        p10, p90 = np.percentile(patch[blob], (10, 90))
+        if p90 - p10 < GLOW_SPREAD * max(float(p90), 1.0):
+            continue
         pad = max(2, bh // 8)
         y0, x0 = max(0, y - pad), max(0, x - pad)
         around = gray[y0 : min(img_h, y + bh + pad), x0 : min(img_w, x + bw + pad)]

@@ -407,3 +407,16 @@ def test_glowing_led_digits_are_cut_back_to_their_lit_segments(seed: int) -> Non
     scene = _meter("led", seed)
     seg, _, scale = _segment_photo(scene.image, True)
     assert all(_lines_found(scene, seg, scale)), scene.text
+
+
+def test_bold_print_is_not_taken_for_glow() -> None:
+    # Gallons beside 55105 on a sign: bold letters are as solid as a glowing digit but of one shade;
+    # cut back to a "core" they came out as 110.
+    from edge_digits.preprocess import preprocess
+    from edge_digits.segment_display import _Components, sharpen_glow
+
+    scene = _meter("printed_sign", 1001)
+    pre = preprocess(scene.image)
+    h = pre.binary.shape[0]
+    _, cut = sharpen_glow(pre.binary, pre.gray, max(8.0, 0.01 * h), _Components.of(pre.binary))
+    assert cut == 0
