@@ -192,11 +192,6 @@ def _window_ink(binary: np.ndarray, gray: np.ndarray | None, blob: np.ndarray,
     solidity = WINDOW_SOLIDITY_SINGLE if single else WINDOW_SOLIDITY
     if area == 0 or np.count_nonzero(blob) < solidity * area:
         return None
-    # The light digits leave holes in the window's ink (whole or in pieces): at least two of digit size.
-    holes = filled & ~blob
-    n_holes, _, hole_stats, _ = cv2.connectedComponentsWithStats(
-        holes.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
-    )
     if single:
         # One drum's window is a rectangle (a blurred digit is not, however solid); its digit may be
         # a hole or, when the window is lighter than the face around it, a lighter patch in the ink.
@@ -216,7 +211,12 @@ def _window_ink(binary: np.ndarray, gray: np.ndarray | None, blob: np.ndarray,
             gray[y0 : y + h + pad, x0 : x + w + pad][ring]
         ):
             return None
-    elif n_holes < 3 or np.count_nonzero(hole_stats[1:, 3] >= 0.5 * min_h) < 2:
+    # The light digits leave holes in the window's ink (whole or in pieces): at least two of digit size.
+    holes = filled & ~blob
+    n_holes, _, hole_stats, _ = cv2.connectedComponentsWithStats(
+        holes.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
+    )
+    if not single and (n_holes < 3 or np.count_nonzero(hole_stats[1:, 3] >= 0.5 * min_h) < 2):
         return None
     candidates = []
     if gray is not None:
