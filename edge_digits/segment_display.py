@@ -69,6 +69,8 @@ JOIN_GAP = 1.2
 MIN_BARS = 4
 # The halves of a seven-segment digit stacked with a gap: a stroke this thick for their height.
 STACKED_THICK = 0.2
+# Beside a printed number, a line of one mark narrower than this share of its height is a stroke.
+LONE_STROKE = 0.4
 # Beside a printed number, beyond this share of its height, marks under LABEL_HEIGHT of it are a label.
 LABEL_GAP = 0.35
 LABEL_HEIGHT = 0.75
@@ -1309,7 +1311,8 @@ def drop_small_labels(seg: Segmentation) -> int:
 def drop_lone_rings(seg: Segmentation) -> int:
     """Beside a printed number, a line of one thin round ring is what is left of a meter's dial whose
     ring the blur or the glare broke open (no hole, so no dial for `remove_dials`): read, it is a 0.
-    A printed 0 is taller than wide and a display's 0 is made of thick bars. Returns how many."""
+    A printed 0 is taller than wide and a display's 0 is made of thick bars. A line of one lone
+    stroke there is the edge of a bezel or a streak of glare, read as a 1. Returns how many."""
     printed = any(
         _uniform_run([c for c in line.candidates if c.kind == "glyph"]) is not None for line in seg.lines
     )
@@ -1324,6 +1327,8 @@ def drop_lone_rings(seg: Segmentation) -> int:
             ink = int(np.count_nonzero(c.mask(seg.labels)))
             if lo * c.h <= c.w <= hi * c.h and ink <= DIAL_INK * c.w * c.h:
                 continue
+            if c.w < LONE_STROKE * c.h:
+                continue  # a lone stroke: the edge of a bezel or a device, a streak of glare
         kept.append(line)
     dropped = len(seg.lines) - len(kept)
     seg.lines[:] = kept

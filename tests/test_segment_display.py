@@ -420,3 +420,11 @@ def test_bold_print_is_not_taken_for_glow() -> None:
     h = pre.binary.shape[0]
     _, cut = sharpen_glow(pre.binary, pre.gray, max(8.0, 0.01 * h), _Components.of(pre.binary))
     assert cut == 0
+
+
+def test_a_lone_stroke_beside_a_display_is_not_read() -> None:
+    # The dark device's edge left of an LCD, alone on its line: read as a 1 (1|4035210).
+    scene = _meter("lcd", 1024)
+    seg, _, scale = _segment_photo(scene.image, True)
+    assert all(_lines_found(scene, seg, scale)), scene.text
+    assert not any(len(line.candidates) == 1 for line in seg.lines)
