@@ -67,6 +67,10 @@ MEMBER_SIDE = 1.6
 JOIN_GAP = 1.2
 # So many bars of one thickness make a display worth joining.
 MIN_BARS = 4
+# ... when they are straight: a display's bars fill most of their smallest turned rectangle (median
+# over the group); pen strokes that pass for bars (1s, the tops of 7s and 5s) curve and taper, and
+# bridged they join a handwritten line into one blob.
+BAR_STRAIGHT = 0.59
 # The halves of a seven-segment digit stacked with a gap: a stroke this thick for their height.
 STACKED_THICK = 0.2
 # Beside a printed number, a line of one mark narrower than this share of its height is a stroke.
@@ -565,6 +569,19 @@ def _both_ways(ids: np.ndarray, w: np.ndarray, h: np.ndarray, length: np.ndarray
     return 0.4 <= ratio <= 2.5
 
 
+def _rect_fill(comps: _Components, i: int) -> float:
+    """The share of component i's smallest turned rectangle its ink fills."""
+    x, y, bw, bh = (int(v) for v in comps.stats[i, :4])
+    ys, xs = np.nonzero(comps.labels[y : y + bh, x : x + bw] == i)
+    (_, _), (rw, rh), _ = cv2.minAreaRect(np.stack([xs, ys], axis=1).astype(np.float32))
+    return ys.size / ((rw + 1.0) * (rh + 1.0))
+
+
+def _straight(comps: _Components, ids: np.ndarray) -> bool:
+    """A display's bars, not pen strokes: most of them fill their turned rectangle."""
+    return float(np.median([_rect_fill(comps, int(i)) for i in ids])) >= BAR_STRAIGHT
+
+
 def _bar_groups(comps: _Components, min_h: float, img_h: int) -> list[tuple[np.ndarray, float]]:
     """Pieces of seven-segment digits grouped by stroke thickness: [(component ids, thickness)].
 
@@ -597,8 +614,9 @@ def _bar_groups(comps: _Components, min_h: float, img_h: int) -> list[tuple[np.n
     for k in range(1, bars.size + 1):
         if k < bars.size and thick[bars[k]] <= 1.35 * thick[bars[k - 1]] + 1.0:
             continue
-        if k - start >= MIN_BARS and _both_ways(bars[start:k], w, h, length):
-            group = bars[start:k]
+        run = bars[start:k]
+        if k - start >= MIN_BARS and _both_ways(run, w, h, length) and _straight(comps, run):
+            group = run
             lo, hi = float(thick[group[0]]), float(thick[group[-1]])
             # The display's long bars (the upright ones, half a digit high) measure its segments:
             # printed words of that thickness nearby bring shorter strokes.

@@ -428,3 +428,24 @@ def test_a_lone_stroke_beside_a_display_is_not_read() -> None:
     seg, _, scale = _segment_photo(scene.image, True)
     assert all(_lines_found(scene, seg, scale)), scene.text
     assert not any(len(line.candidates) == 1 for line in seg.lines)
+
+
+@pytest.mark.parametrize(
+    ("category", "seed"),
+    # benchmark_set(40, 0): multi-line 20 (read '533'), words 16 (a line lost); benchmark_set(40, 7):
+    # multi-line 38 (11405 read ?05).
+    [("multi_line", 20), ("words_and_numbers", 16), ("multi_line", 7 * 1_000_003 + 38)],
+)
+def test_pen_strokes_that_pass_for_bars_are_not_joined(category: str, seed: int) -> None:
+    # Thick marker strokes (1s, the tops of 7s and 5s) come as 20-30 straight-ish pieces of one
+    # thickness lying and standing: a "display". Its bridges joined whole handwritten lines into one
+    # blob. Pen strokes curve and taper: they do not fill their turned rectangle as a display's bars do.
+    scenes = pytest.importorskip("convert.synth.scenes")
+    from edge_digits.preprocess import preprocess
+
+    scene = scenes.make_scene(category, seed)
+    pre = preprocess(scene.image)
+    h = scene.image.shape[0]
+    seg, fixes = segment_display(pre.binary, max(8.0, 0.01 * h), 0.95 * h, False, pre.seeds, pre.gray)
+    assert fixes.bars == 0
+    assert len(seg.lines) >= len(scene.text.split("|"))
