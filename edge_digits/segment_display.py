@@ -713,12 +713,14 @@ def _stacked_bars(comps: _Components, min_h: float) -> list[tuple[int, int, int,
                 # of a 2 reaches down past the top of its lower left bar).
                 or not -max(ta, tb) <= gap <= 0.8 * max(ta, tb)
                 # One of them a straight standing bar, the legs of one standing on the other's, or
-                # the two meeting at a middle bar (two handwritten digits of two lines are none).
+                # the two meeting at a middle bar, which then reaches past the top of the lower piece:
+                # pen pieces a gap apart that line up (a 7 over the digit of the next line, the
+                # pieces of a broken stroke) are no display halves.
                 or not (
                     straight(int(a))
                     or straight(int(b))
                     or matching_legs(int(a), int(b), max(ta, tb))
-                    or on_middle_bar(int(a), int(b), max(ta, tb))
+                    or (gap < 0 and on_middle_bar(int(a), int(b), max(ta, tb)))
                 )
             ):
                 continue

@@ -449,3 +449,24 @@ def test_pen_strokes_that_pass_for_bars_are_not_joined(category: str, seed: int)
     seg, fixes = segment_display(pre.binary, max(8.0, 0.01 * h), 0.95 * h, False, pre.seeds, pre.gray)
     assert fixes.bars == 0
     assert len(seg.lines) >= len(scene.text.split("|"))
+
+
+@pytest.mark.parametrize(
+    # benchmark_set(40, 11) multi-line 37: a 7 stood over the digit of the line below and was joined to
+    # it as the upper half of a display digit (6769 read 679); benchmark_set(40, 7) single-line 13: two
+    # pen pieces stacked with a stroke's gap (969134458 read 969134?58).
+    "seed", [11 * 1_000_003 + 37, 7 * 1_000_003 + 13]
+)
+def test_handwritten_digits_stacked_with_a_gap_are_no_display_halves(seed: int) -> None:
+    # The halves of a display digit meeting at its middle bar overlap (the bar reaches past the top
+    # of the lower piece); apart by a gap, they need a straight bar or legs standing on legs.
+    scenes = pytest.importorskip("convert.synth.scenes")
+    from edge_digits.preprocess import preprocess
+
+    category = "multi_line" if seed % 1_000_003 == 37 else "single_line"
+    scene = scenes.make_scene(category, seed)
+    pre = preprocess(scene.image)
+    h = scene.image.shape[0]
+    seg, fixes = segment_display(pre.binary, max(8.0, 0.01 * h), 0.95 * h, False, pre.seeds, pre.gray)
+    assert fixes.bars == 0
+    assert glyph_count(seg) == [len(row) for row in scene.boxes]
