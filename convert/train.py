@@ -44,7 +44,7 @@ class TrainConfig:
     synthetic_per_domain: int = 5000
     # Generated scenes and meter photos per kind whose engine-cut crops join the training set
     # (convert.scene_crops); a tenth as many, with other seeds, join the validation set.
-    scene_crops: int = 300
+    scene_crops: int = 0
     seed: int = 1
     validation_fraction: float = 5000 / 60000
     learning_rate: float = 3e-3
