@@ -11,7 +11,9 @@ truth boxes:
 - a crop that covers one truth digit well (IoU ≥ `MATCH_IOU`) gets that digit;
 - a crop that covers no digit, covers two or more (touching digits read whole), or is a small part of
   one digit (a stroke cut off by a bad split) is "not a digit" (the reject class);
-- so are printed words beside the numbers, one letter at a time;
+- so are printed words beside the numbers, one letter at a time (which is also why this is off by
+  default: letters a digit looks like in print, S, G and B, cannot be told apart from the others yet,
+  and a network trained on them as rejects rejected an S-like 5; see docs/convert.md);
 - anything in between, a digit caught half-way on a counter drum, and decimal points are left out;
 - so are "no digit" crops a digit could look exactly like (a bar like a 1, a loop like a 0: the I, l
   and O of LITRES and TOTAL): the engine tells those from digits by context, and teaching the network
@@ -24,11 +26,16 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from convert.synth import meters, scenes
 from convert.synth.glyphs import looks_like_one, looks_like_zero
+
+if TYPE_CHECKING:
+    from edge_digits.reader import DigitReader
+    from edge_digits.segment import Candidate
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +83,8 @@ def _intersection(a: Box, b: Box) -> int:
 def label_for(box: Box, truth: list[tuple[Box, str]], whole: bool) -> int | None:
     """The class a crop with `box` should get, or None when it is ambiguous. `truth`: (box, char) of
     every character of the scene ('' for a drum caught between two values: a crop touching it is
-    ambiguous). `whole`: the crop is a candidate as segmented (not a piece of a
-    cut), where covering two digits means "touching digits, no single digit"."""
+    ambiguous). `whole`: the crop is a candidate as segmented, not a piece of a cut; only then does
+    covering two digits mean "touching digits, no single digit"."""
     area = _area(box)
     if area == 0:
         return None
@@ -118,7 +125,7 @@ def _truth(scene: scenes.Scene) -> list[tuple[Box, str]]:
     return out
 
 
-def crops_of(reader, scene: scenes.Scene) -> Iterator[tuple[np.ndarray, int]]:
+def crops_of(reader: DigitReader, scene: scenes.Scene) -> Iterator[tuple[np.ndarray, int]]:
     """(crop, label) for every crop the engine cuts from the scene that `label_for` can name."""
     _, trace = reader.read_traced(scene.image)
     if trace is None or trace.batch is None:
@@ -126,7 +133,7 @@ def crops_of(reader, scene: scenes.Scene) -> Iterator[tuple[np.ndarray, int]]:
     inv = 1.0 / trace.scale
     truth = _truth(scene)
 
-    def image_box(c) -> Box:
+    def image_box(c: Candidate) -> Box:
         return (round(c.x * inv), round(c.y * inv), round(c.w * inv), round(c.h * inv))
 
     for row in trace.slots:
