@@ -23,7 +23,7 @@ from convert import cli
 from convert.data import load_test_set
 from convert.legacy_h5 import LegacyModelError, keras_version, load_legacy_h5
 from convert.model import build_prototype
-from convert.quantize import quantize
+from convert.quantize import load_model, quantize_model
 from convert.synth import glyphs
 from edge_digits.runtime import DigitClassifier
 
@@ -119,7 +119,8 @@ def test_int8_tflite_agrees_with_float_weights(
     prototype: tuple[Any, Path, np.ndarray], tmp_path: Path
 ) -> None:
     original, path, train_images = prototype
-    result = quantize(path, tmp_path, train_images, n_representative=300)
+    model, expects_unit = load_model(path)
+    result = quantize_model(model, expects_unit, path, tmp_path, train_images, n_representative=300)
     assert result.wrapped  # the prototype takes 0..1: a Rescaling was put in front
     assert result.input_quantization == (1.0, -128)
     test = load_test_set()
