@@ -19,7 +19,8 @@ import numpy as np
 
 from convert.data import Split
 from convert.manifest import write_json
-from convert.train import EVALUATION_SEED_OFFSET, REJECT
+from convert.train import EVALUATION_SEED_OFFSET
+from edge_digits.reader import REJECT
 
 log = logging.getLogger(__name__)
 

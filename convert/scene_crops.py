@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from convert.synth import meters, scenes
-from convert.synth.glyphs import looks_like_one, looks_like_zero
+from convert.synth.glyphs import passes_for_digit
+from edge_digits.reader import REJECT
 
 if TYPE_CHECKING:
     from edge_digits.reader import DigitReader
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REJECT = 10
 MATCH_IOU = 0.5
 COVERS = 0.5  # a truth digit counts as covered by a crop when this share of its box lies inside it
 NO_DIGIT = 0.15  # at most this share of a clutter crop may overlap a digit
@@ -146,7 +146,7 @@ def crops_of(reader: DigitReader, scene: scenes.Scene) -> Iterator[tuple[np.ndar
                           for k, p in enumerate(pieces)]
             for k, label in named:
                 crop = trace.batch[k]
-                if label is None or (label == REJECT and (looks_like_one(crop) or looks_like_zero(crop))):
+                if label is None or (label == REJECT and passes_for_digit(crop)):
                     continue
                 yield crop, label
 

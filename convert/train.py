@@ -20,10 +20,10 @@ import numpy as np
 from convert.augment import AugmentConfig
 from convert.data import Mnist, load_mnist, validation_split
 from convert.manifest import write_json
+from edge_digits.reader import REJECT
 
 log = logging.getLogger(__name__)
 
-REJECT = 10
 KERAS_NAME = "digits.keras"
 HISTORY_NAME = "history.json"
 # Seeds for generated sets are derived from the run seed so train, validation and the evaluation's

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from convert import scene_crops
-from convert.scene_crops import REJECT, label_for
+from convert.scene_crops import label_for
 from convert.synth import scenes
+from edge_digits.reader import REJECT
 from edge_digits.runtime import DigitClassifier
 
 TRUTH = [((10, 10, 20, 30), "4"), ((34, 10, 20, 30), "7"), ((60, 30, 4, 4), ".")]

@@ -26,9 +26,10 @@ import numpy as np
 
 from convert.synth import camera, drum, fonts, sevenseg, strokes
 from edge_digits.normalize import normalize_digit
+from edge_digits.reader import REJECT
 
 DOMAINS = ("reject", "printed", "sevenseg", "drum")
-REJECT_LABEL = 10
+REJECT_LABEL = REJECT  # the classifier's "not a digit" class, as the device reads it
 
 # Letters a camera crop cannot tell from a digit when seen alone. Training them as "reject" would teach
 # the network to reject real digits, so they are never rendered; the engine drops words by context.
@@ -312,6 +313,12 @@ def looks_like_zero(x: np.ndarray) -> bool:
     return share >= ZERO_HOLE_SHARE and hh >= 0.45 * box_h and hw >= 0.45 * box_w
 
 
+def passes_for_digit(crop: np.ndarray) -> bool:
+    """A "no digit" crop that a digit could look exactly like (a bar: 1, a loop: 0). Such crops are
+    never trained as rejects: that would teach the network to reject real 1s and 0s."""
+    return looks_like_one(crop) or looks_like_zero(crop)
+
+
 def _components(mask: np.ndarray) -> int:
     return cv2.connectedComponents(mask, connectivity=8)[0] - 1
 
@@ -354,7 +361,7 @@ def _generate(
             crop = normalize_digit(mask)
             if not crop.any():
                 continue
-            if label == REJECT_LABEL and (looks_like_one(crop) or looks_like_zero(crop)):
+            if label == REJECT_LABEL and passes_for_digit(crop):
                 continue
             break
         else:
