@@ -26,7 +26,7 @@ from edge_digits.normalize import normalize_digit
 from edge_digits.preprocess import POLARITIES, Preprocessed, preprocess
 from edge_digits.reading import UNKNOWN, Box, Digit, Line, Reading
 from edge_digits.segment import Candidate, Segmentation, median_of
-from edge_digits.segment_display import segment_display
+from edge_digits.segment_display import DisplayFixes, segment_display
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ class Trace:
     scale: float  # working image = input × scale
     pre: Preprocessed | None = None
     seg: Segmentation | None = None
+    fixes: DisplayFixes | None = None  # what the display steps found (windows, frames, dials, dots)
     batch: np.ndarray | None = None  # every crop classified, (N, 28, 28) uint8
     slots: Slots = field(default_factory=list)
     items: list[list[_Item]] = field(default_factory=list)
@@ -206,7 +207,7 @@ class DigitReader:
         t = time.perf_counter()
         min_h = max(float(s.min_digit_pixels), s.min_digit_height * wh)
         max_h = max(min_h + 1.0, s.max_digit_height * wh)
-        seg, _ = segment_display(pre.binary, min_h, max_h, s.decimal_point, pre.seeds, pre.gray)
+        seg, trace.fixes = segment_display(pre.binary, min_h, max_h, s.decimal_point, pre.seeds, pre.gray)
         timings["segment"] = _ms(t)
         trace.seg = seg
 

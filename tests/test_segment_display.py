@@ -4,10 +4,14 @@ scenes are left as the general segmenter cuts them."""
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import pytest
 
+from edge_digits.reader import DigitReader, ReaderSettings
+from edge_digits.runtime import DigitClassifier
 from edge_digits.segment import segment
 from edge_digits.segment_display import (
     join_segments,
@@ -191,19 +195,17 @@ def test_a_number_beside_a_panel_taken_for_a_window_is_kept() -> None:
 # --- generated meter photos (convert.synth.meters), segmented as the reader does ----------------------
 
 
-def _segment_photo(image: np.ndarray, decimal_point: bool):
-    """The reader's segmentation of a photo: (segmentation, fixes, scale of the working image)."""
-    from edge_digits.preprocess import preprocess
+@functools.cache
+def _reader(decimal_point: bool) -> DigitReader:
+    return DigitReader(DigitClassifier(), ReaderSettings(decimal_point=decimal_point))
 
-    h, w = image.shape[:2]
-    scale = min(1.0, 2000 / max(h, w))
-    if scale < 1.0:
-        image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-    pre = preprocess(image)
-    wh = image.shape[0]
-    seg, fixes = segment_display(pre.binary, max(8.0, 0.01 * wh), 0.95 * wh, decimal_point, pre.seeds,
-                                 pre.gray)
-    return seg, fixes, scale
+
+def _segment_photo(image: np.ndarray, decimal_point: bool):
+    """The reader's own segmentation of a photo (default settings): (segmentation, display fixes,
+    scale of the working image)."""
+    _, trace = _reader(decimal_point).read_traced(image)
+    assert trace is not None and trace.seg is not None and trace.fixes is not None
+    return trace.seg, trace.fixes, trace.scale
 
 
 def _lines_found(scene, seg, scale: float) -> list[bool]:
@@ -233,6 +235,15 @@ def _meter(category: str, seed: int):
     return meters.make_meter(category, seed)
 
 
+def _read_meter(category: str, seed: int, decimal_point: bool):
+    """Segment a generated meter photo and assert that every truth line is found one to one:
+    (scene, segmentation, display fixes, scale)."""
+    scene = _meter(category, seed)
+    seg, fixes, scale = _segment_photo(scene.image, decimal_point)
+    assert all(_lines_found(scene, seg, scale)), scene.text
+    return scene, seg, fixes, scale
+
+
 @pytest.mark.parametrize("seed", [1012])
 def test_a_display_beside_printed_words_of_its_stroke_is_joined(seed: int) -> None:
     # THIS SALE $ / LITRES printed in strokes as thick as the display's bars: their short strokes
@@ -248,9 +259,7 @@ def test_a_display_beside_printed_words_of_its_stroke_is_joined(seed: int) -> No
 def test_halves_of_blurred_seven_segment_digits_are_joined(seed: int) -> None:
     # A small LCD: the blur merged each digit's segments into an upper and a lower half (∩ over U,
     # a 7's top over its right bar), too few straight bars to count as a display.
-    scene = _meter("lcd", seed)
-    seg, _, scale = _segment_photo(scene.image, True)
-    assert all(_lines_found(scene, seg, scale)), scene.text
+    _read_meter("lcd", seed, True)
 
 
 @pytest.mark.parametrize("seed", [1026, 1038])
@@ -274,15 +283,8 @@ def test_two_handwritten_digits_of_two_lines_are_not_joined_as_display_halves() 
 
 
 @pytest.fixture(scope="module")
-def display_reader():
-    import os
-
-    from edge_digits.reader import DigitReader, ReaderSettings
-    from edge_digits.runtime import DEFAULT_MODEL, DigitClassifier
-
-    if not DEFAULT_MODEL.is_file() and not os.environ.get("CI"):
-        pytest.skip(f"{DEFAULT_MODEL} not built yet (make model)")
-    return DigitReader(DigitClassifier(DEFAULT_MODEL), ReaderSettings(decimal_point=True))
+def display_reader() -> DigitReader:
+    return _reader(True)
 
 
 @pytest.mark.parametrize(("category", "seed"), [("led", 1005), ("lcd", 1026), ("printed_sign", 1004)])
@@ -366,18 +368,14 @@ def test_a_monospace_zero_with_its_dot_is_no_frame() -> None:
 def test_a_small_label_beside_a_printed_number_is_no_part_of_it(category: str, seed: int) -> None:
     # THIS SALE $ before a price (its S and $ read as 5s: 55007205) and m3 after a counter without a
     # window (872154253) chain into the number's line; smaller than the number and a word gap away.
-    scene = _meter(category, seed)
-    seg, _, scale = _segment_photo(scene.image, category != "drum")
-    assert all(_lines_found(scene, seg, scale)), scene.text
+    _read_meter(category, seed, category != "drum")
 
 
 @pytest.mark.parametrize("seed", [5000, 5006])
 def test_a_dial_whose_ring_is_broken_is_not_read_beside_a_counter(seed: int) -> None:
     # Glare or blur broke a dial's ring open: no hole, so no dial for remove_dials, and alone on its
     # line it was read as a 0 (15195|0).
-    scene = _meter("drum", seed)
-    seg, _, scale = _segment_photo(scene.image, False)
-    assert all(_lines_found(scene, seg, scale)), scene.text
+    scene, seg, _, scale = _read_meter("drum", seed, False)
     # The dials sit under the counter: nothing is read there.
     bottom = max(by + bh for bx, by, bw, bh in scene.boxes[0]) * scale
     digit_h = max(bh for bx, by, bw, bh in scene.boxes[0]) * scale
@@ -399,9 +397,7 @@ def test_a_decimal_point_the_blur_stuck_to_its_digit_is_found(category: str, see
 def test_glowing_led_digits_are_cut_back_to_their_lit_segments(seed: int) -> None:
     # The glow fills an LED digit's loops and melts neighbours into one blob (6368 read as nothing);
     # thresholded on its own, the blob keeps its lit segments.
-    scene = _meter("led", seed)
-    seg, _, scale = _segment_photo(scene.image, True)
-    assert all(_lines_found(scene, seg, scale)), scene.text
+    _read_meter("led", seed, True)
 
 
 def test_bold_print_is_not_taken_for_glow() -> None:
@@ -419,9 +415,7 @@ def test_bold_print_is_not_taken_for_glow() -> None:
 
 def test_a_lone_stroke_beside_a_display_is_not_read() -> None:
     # The dark device's edge left of an LCD, alone on its line: read as a 1 (1|4035210).
-    scene = _meter("lcd", 1024)
-    seg, _, scale = _segment_photo(scene.image, True)
-    assert all(_lines_found(scene, seg, scale)), scene.text
+    _, seg, _, _ = _read_meter("lcd", 1024, True)
     assert not any(len(line.candidates) == 1 for line in seg.lines)
 
 
