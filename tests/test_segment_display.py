@@ -430,12 +430,9 @@ def test_pen_strokes_that_pass_for_bars_are_not_joined(category: str, seed: int)
     # thickness lying and standing: a "display". Its bridges joined whole handwritten lines into one
     # blob. Pen strokes curve and taper: they do not fill their turned rectangle as a display's bars do.
     scenes = pytest.importorskip("convert.synth.scenes")
-    from edge_digits.preprocess import preprocess
 
     scene = scenes.make_scene(category, seed)
-    pre = preprocess(scene.image)
-    h = scene.image.shape[0]
-    seg, fixes = segment_display(pre.binary, max(8.0, 0.01 * h), 0.95 * h, False, pre.seeds, pre.gray)
+    seg, fixes, _ = _segment_photo(scene.image, False)
     assert fixes.bars == 0
     assert len(seg.lines) >= len(scene.text.split("|"))
 
@@ -450,12 +447,9 @@ def test_handwritten_digits_stacked_with_a_gap_are_no_display_halves(seed: int) 
     # The halves of a display digit meeting at its middle bar overlap (the bar reaches past the top
     # of the lower piece); apart by a gap, they need a straight bar or legs standing on legs.
     scenes = pytest.importorskip("convert.synth.scenes")
-    from edge_digits.preprocess import preprocess
 
     category = "multi_line" if seed % 1_000_003 == 37 else "single_line"
     scene = scenes.make_scene(category, seed)
-    pre = preprocess(scene.image)
-    h = scene.image.shape[0]
-    seg, fixes = segment_display(pre.binary, max(8.0, 0.01 * h), 0.95 * h, False, pre.seeds, pre.gray)
+    seg, fixes, _ = _segment_photo(scene.image, False)
     assert fixes.bars == 0
     assert glyph_count(seg) == [len(row) for row in scene.boxes]
