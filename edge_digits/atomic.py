@@ -37,6 +37,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, durable: bo
         except OSError:
             return
         try:
-            os.fsync(dir_fd)
+            # Some filesystems (FUSE, network mounts) refuse to fsync a directory: the file is written.
+            with contextlib.suppress(OSError):
+                os.fsync(dir_fd)
         finally:
             os.close(dir_fd)

@@ -271,18 +271,18 @@ class DigitReader:
             best_score = r.score(whole, 1)
             wide = WIDE_PENALTY * max(0.0, c.w / max(c.h, 1) - WIDE_FROM)
             whole_rejected = r.top[whole] >= REJECT and r.p_top[whole] >= 0.9
+            # A cut must give confident digits throughout: cut letters give doubtful ones. And what the
+            # network calls surely no digit is not cut into strokes that mostly pass for 1s (N, W, M).
+            floor = SPLIT_MIN_REJECTED if r.top[whole] >= REJECT else SPLIT_MIN_CONFIDENCE
             for pieces, first in alts:
-                # A cut must give confident digits throughout: cut letters give doubtful ones. And what
-                # the network calls surely no digit is not cut into strokes that mostly pass for 1s
-                # (N, W, M).
-                floor = SPLIT_MIN_REJECTED if r.top[whole] >= REJECT else SPLIT_MIN_CONFIDENCE
-                if min(r.digit_conf(first, len(pieces))) < floor:
+                least = min(r.digit_conf(first, len(pieces)))
+                if least < floor:
                     continue
                 ones = r.top[first : first + len(pieces)].count(1)
                 if whole_rejected and 3 * ones >= 2 * len(pieces):
                     continue
                 score = r.score(first, len(pieces)) - SPLIT_PENALTY * (len(pieces) - 1)
-                if min(r.digit_conf(first, len(pieces))) >= WIDE_SURE:
+                if least >= WIDE_SURE:
                     score += wide  # sure digits from a candidate too wide for one
                 if score > best_score:
                     best_pieces, best_first, best_score = pieces, first, score
@@ -303,7 +303,7 @@ class DigitReader:
             x, y, w, h = x0, y0, x1 - x0, y1 - y0
         value = it.value if it.kind != "reject" else UNKNOWN
         return Digit(value, it.confidence, Box(x, y, w, h), it.alternative, it.alternative_confidence,
-                     it.guess if it.kind == "digit" else UNKNOWN)
+                     it.guess)
 
 
 class _Ranked:

@@ -132,8 +132,8 @@ def _y_overlap(a: Candidate, b: Candidate) -> int:
     return min(a.y2, b.y2) - max(a.y, b.y)
 
 
-def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray | None]:
-    """8-connected components: (n, labels, stats, None) like cv2.connectedComponentsWithStats, except
+def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """8-connected components: (n, labels, stats) like cv2.connectedComponentsWithStats, except
     that the area column counts the ink in the component's box (its own plus any other component's
     reaching in), which is all the size filters need.
 
@@ -144,7 +144,7 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarra
     stats = np.zeros((n, 5), np.int32)
     stats[0] = (0, 0, mask.shape[1], mask.shape[0], 0)
     if n <= 1:
-        return n, labels, stats, None
+        return n, labels, stats
     contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     top = np.flatnonzero(hierarchy[0][:, 3] < 0)
     first = np.array([contours[i][0, 0] for i in top])
@@ -153,7 +153,7 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarra
     stats[ids, :4] = rects
     for i, (x, y, w, h) in zip(ids.tolist(), rects.tolist(), strict=True):
         stats[i, 4] = cv2.countNonZero(mask[y : y + h, x : x + w])
-    return n, labels, stats, None
+    return n, labels, stats
 
 
 # --- ruled lines and borders ------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def long_thin(
     must still be found whole.)"""
     kernel = np.ones((thick + 1, 1) if axis == 0 else (1, thick + 1), np.uint8)
     thin = cv2.subtract(mask, cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel))
-    n, lab, stats, _ = components(thin)
+    n, lab, stats = components(thin)
     out = np.zeros(mask.shape, bool)
     if n <= 1:
         return out
@@ -248,12 +248,12 @@ def _strip_rules(
         # grid only comes apart in full once the first family is gone.
         cleaned = mask.copy()
         local = typical if typical is not None else 3.0 * min_height
-        for axis, factor in ((0, 1.3), (1, 1.6), (0, 1.3)):
+        for step, (axis, factor) in enumerate(((0, 1.3), (1, 1.6), (0, 1.3))):
             rules = long_thin(cleaned, max(3, round(0.12 * local)), factor * local, axis, strong, faint)
             if rules.any():
                 cleaned[rules] = 0
-            if typical is None and axis == 0:
-                n, _, sub_stats, _ = components(cleaned)
+            if typical is None and step == 0:
+                n, _, sub_stats = components(cleaned)
                 ws, hs = sub_stats[1:, 2], sub_stats[1:, 3]
                 # Thin verticals may be the other family of rules, and digits may still hang on it:
                 # the lower quartile of the rest is a digit's height.
@@ -267,7 +267,7 @@ def _strip_rules(
         crop[mask > 0] = 0
         stripped.append(int(i))
         removed = mask > cleaned
-        n, sub, sub_stats, _ = components(cleaned)
+        n, sub, sub_stats = components(cleaned)
         for k in range(1, n):
             sx, sy, sw, sh, sa = (int(v) for v in sub_stats[k])
             if _connector(removed, sx, sy, sw, sh):
@@ -558,7 +558,7 @@ def segment(
     strong-ink pixels), a blob of the mask counts only if it holds one (hysteresis thresholding).
     `labelled` is `components(binary)`'s (n, labels, stats) when the caller has it already; its labels
     are changed in place."""
-    n, labels, stats = labelled if labelled is not None else components(binary)[:3]
+    n, labels, stats = labelled if labelled is not None else components(binary)
     img_h, img_w = binary.shape
     if n <= 1:
         return Segmentation(labels, [], 0)

@@ -45,9 +45,9 @@ GLOW_CORE = (0.25, 0.8)
 GLOW_SPREAD = 0.5  # the blob's shades span at least this share of its brightest (10th to 90th percentile)
 # A piece with at least this share of its pixels on the window's rim is the edge, not a digit.
 WINDOW_RIM = 0.35
-# A window is mostly dark: its ink is at least this share of its filled area.
 # Beside a window, marks smaller than this share of its digits are the unit, not digits.
 UNIT_HEIGHT = 0.8
+# A window is mostly dark: its ink is at least this share of its filled area.
 WINDOW_SOLIDITY = 0.55
 WINDOW_SOLIDITY_SINGLE = 0.7
 WINDOW_RECTANGLE = 0.8
@@ -121,7 +121,7 @@ class _Components:
     def of(cls, binary: np.ndarray) -> _Components:
         # segment.components: OpenCV's labelling with boxes from contours (its statistics pass is slow);
         # the area column is the ink in the box, exact for the isolated pieces the prefilters look at.
-        n, labels, stats, _ = components(binary)
+        n, labels, stats = components(binary)
         alive = np.ones(n, bool)
         alive[0] = False
         return cls(n, labels, stats, alive)
@@ -492,7 +492,7 @@ def _ruled(blob: np.ndarray, digit_h: float) -> bool:
     if not rules.any():
         return False
     mask[rules] = 0
-    _, _, st, _ = components(mask)
+    _, _, st = components(mask)
     x, y, w, h = (st[1:, k] for k in range(4))
     inner = (x > 0) & (y > 0) & (x + w < mask.shape[1]) & (y + h < mask.shape[0])
     digit = (h >= 0.6 * digit_h) & (h <= 2 * digit_h) & (w <= 2 * digit_h) & (w >= 0.35 * digit_h)
