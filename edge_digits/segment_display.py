@@ -275,11 +275,10 @@ def sharpen_glow(
     img_h, img_w = binary.shape
     for i in solid:
         x, y, bw, bh = (int(v) for v in st[i, :4])
-        blob = comps.labels[y : y + bh, x : x + bw] == i
         # Thick for its size: a glowing digit's strokes have swollen into each other.
-        depth = cv2.distanceTransform(np.pad(blob.astype(np.uint8), 1), cv2.DIST_L2, 3)
-        if 2.0 * float(depth.max()) < GLOW_THICK * min(bw, bh):
+        if _thickness(comps, np.array([i]))[0] < GLOW_THICK * min(bw, bh):
             continue
+        blob = comps.labels[y : y + bh, x : x + bw] == i
         patch = gray[y : y + bh, x : x + bw]
         # A glow ramps from the lit segment down to the dark; printed ink is one shade with a thin
         # edge (bold letters and digits of a sign are solid too, and stay).
