@@ -11,9 +11,10 @@ truth boxes:
 - a crop that covers one truth digit well (IoU ≥ `MATCH_IOU`) gets that digit;
 - a crop that covers no digit, covers two or more (touching digits read whole), or is a small part of
   one digit (a stroke cut off by a bad split) is "not a digit" (the reject class);
-- so are printed words beside the numbers, one letter at a time (which is also why this is off by
-  default: letters a digit looks like in print, S, G and B, cannot be told apart from the others yet,
-  and a network trained on them as rejects rejected an S-like 5; see docs/convert.md);
+- a crop that holds less than `WHOLE` of its digit (half a 0 is a C) is not labelled at all;
+- so is anything cut from printed words and labels: an S, G or B in print is a 5, 6 or 8 to a
+  camera, and a network taught to reject them rejected an S-like printed 5 (the glyph generator
+  teaches letters as rejects, leaving those out);
 - anything in between, a digit caught half-way on a counter drum, and decimal points are left out;
 - so are "no digit" crops a digit could look exactly like (a bar like a 1, a loop like a 0: the I, l
   and O of LITRES and TOTAL): the engine tells those from digits by context, and teaching the network
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,11 +42,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MATCH_IOU = 0.5
-COVERS = 0.5  # a truth digit counts as covered by a crop when this share of its box lies inside it
+COVERS = 0.5
+# A digit label needs this share of the digit inside the crop: half a 0 matches it with IoU 0.5 and
+# looks like a C; labelled 0 it would teach the network to read a C (or half of any digit) as a 0.
+WHOLE = 0.8  # a truth digit counts as covered by a crop when this share of its box lies inside it
 NO_DIGIT = 0.15  # at most this share of a clutter crop may overlap a digit
 # A crop this much inside one digit, covering less than PART_MAX of it, is a piece of it (a stroke cut
 # off). A bigger piece of a wide digit can still show the whole digit's shape: no label.
 PART_OF = 0.8
+IN_PRINT = 0.3  # a crop with this share of its area on a printed word is cut from the word
 PART_MAX = 0.3
 # Rejects are plentiful in cluttered scenes; more than this share of the harvest would teach the
 # network that doubt means "no digit".
@@ -80,14 +85,23 @@ def _intersection(a: Box, b: Box) -> int:
     return max(0, w) * max(0, h)
 
 
-def label_for(box: Box, truth: list[tuple[Box, str]], whole: bool) -> int | None:
+def label_for(
+    box: Box, truth: list[tuple[Box, str]], whole: bool, printed: Sequence[Box] = ()
+) -> int | None:
     """The class a crop with `box` should get, or None when it is ambiguous. `truth`: (box, char) of
     every character of the scene ('' for a drum caught between two values: a crop touching it is
     ambiguous). `whole`: the crop is a candidate as segmented, not a piece of a cut; only then does
-    covering two digits mean "touching digits, no single digit"."""
+    covering two digits mean "touching digits, no single digit". `printed`: boxes of printed words."""
     area = _area(box)
     if area == 0:
         return None
+    label = _label(box, area, truth, whole)
+    if label == REJECT and any(_intersection(box, p) >= IN_PRINT * area for p in printed):
+        return None
+    return label
+
+
+def _label(box: Box, area: int, truth: list[tuple[Box, str]], whole: bool) -> int | None:
     covered, best, best_iou, overlap = 0, None, 0.0, 0
     for tb, ch in truth:
         inter = _intersection(box, tb)
@@ -107,10 +121,10 @@ def label_for(box: Box, truth: list[tuple[Box, str]], whole: bool) -> int | None
         return REJECT
     if covered >= 2:
         return REJECT if whole else None
-    if best_iou >= MATCH_IOU and covered == 1:
-        return int(best[1])
     tb = best[0]
     inter = _intersection(box, tb)
+    if best_iou >= MATCH_IOU and covered == 1 and inter >= WHOLE * _area(tb):
+        return int(best[1])
     if inter >= PART_OF * area and inter < PART_MAX * _area(tb):
         return REJECT
     return None
@@ -140,9 +154,9 @@ def crops_of(reader: DigitReader, scene: scenes.Scene) -> Iterator[tuple[np.ndar
         for cand, whole, cuts in row:
             if whole < 0:
                 continue
-            named = [(whole, label_for(image_box(cand), truth, whole=True))]
+            named = [(whole, label_for(image_box(cand), truth, True, scene.printed))]
             for pieces, first in cuts:
-                named += [(first + k, label_for(image_box(p), truth, whole=False))
+                named += [(first + k, label_for(image_box(p), truth, False, scene.printed))
                           for k, p in enumerate(pieces)]
             for k, label in named:
                 crop = trace.batch[k]

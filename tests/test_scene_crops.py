@@ -26,6 +26,7 @@ TRUTH = [((10, 10, 20, 30), "4"), ((34, 10, 20, 30), "7"), ((60, 30, 4, 4), ".")
         ((10, 10, 44, 30), False, None),  # ... a cut piece that big is a bad cut, not a lesson
         ((12, 12, 5, 8), True, REJECT),  # a stroke cut off a digit
         ((10, 10, 8, 30), False, None),  # 40% of a digit can still look like it
+        ((10, 10, 10, 30), False, None),  # half a digit: half a 0 is a C, not a 0
         ((59, 29, 6, 6), True, REJECT),  # a decimal point alone is no digit
         ((10, 10, 20, 30 + 25), True, 4),  # a digit whose box runs over the dot's row is still the digit
         ((0, 0, 0, 5), True, None),  # empty box
@@ -33,6 +34,23 @@ TRUTH = [((10, 10, 20, 30), "4"), ((34, 10, 20, 30), "7"), ((60, 30, 4, 4), ".")
 )
 def test_label_for(box: tuple[int, int, int, int], whole: bool, expected: int | None) -> None:
     assert label_for(box, TRUTH, whole) == expected
+
+
+def test_crops_cut_from_printed_words_have_no_label() -> None:
+    printed = [(100, 10, 60, 30)]  # "LITRES": its S would be a 5 to a camera
+    assert label_for((130, 10, 14, 30), TRUTH, True, printed) is None
+    assert label_for((100, 60, 14, 30), TRUTH, True, printed) == REJECT  # clutter elsewhere still is
+    assert label_for((10, 10, 20, 30), TRUTH, True, [(0, 0, 200, 100)]) == 4  # a digit stays a digit
+
+
+def test_scenes_record_where_their_printed_words_are() -> None:
+    scene = scenes.make_scene("words_and_numbers", 2)
+    h, w = scene.image.shape[:2]
+    assert scene.printed
+    digits = [b for line in scene.boxes for b in line]
+    for x, y, bw, bh in scene.printed:
+        assert bw > 0 and bh > 0 and x < w and y < h
+        assert not any(scene_crops._intersection(d, (x, y, bw, bh)) for d in digits)  # words beside digits
 
 
 def test_a_drum_digit_between_two_values_has_no_label() -> None:

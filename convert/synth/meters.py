@@ -28,6 +28,7 @@ from convert.synth.scenes import (
     _Page,
     _printed_word,
     _sensor,
+    project_printed,
 )
 
 METER_CATEGORIES = ("lcd", "led", "drum", "printed_sign")
@@ -476,12 +477,12 @@ def _build_lcd(
         _panel(page, px0 - margin, py0 - margin, px1 + margin * 1.8, py1 + margin * 2.2, body, digit_h * 0.6)
         word = _printed_word("kWh", digit_h * 0.45, 0)
         text_col = np.array((30, 30, 30) if body.mean() > 120 else (220, 220, 220), np.float32)
-        page.blend(word, text_col, int(px1 + digit_h * 0.3), int(py1 - word.shape[0]))
+        page.print_word(word, text_col, int(px1 + digit_h * 0.3), int(py1 - word.shape[0]))
         for i, extra in enumerate(
             rng.choice(["Class A", "ELECTRICITY METER", "Imp/kWh", "Made in EU"], 2, replace=False)
         ):
             lab = _printed_word(str(extra), digit_h * 0.18, 0)
-            page.blend(lab, text_col, int(px0), int(py1 + margin * (0.5 + 0.5 * i)))
+            page.print_word(lab, text_col, int(px0), int(py1 + margin * (0.5 + 0.5 * i)))
     bezel = np.array((25, 25, 25), np.float32) if rng.random() < 0.7 else np.array((90, 90, 90), np.float32)
     b = digit_h * 0.25
     _panel(page, px0 - b, py0 - b, px1 + b, py1 + b, bezel, b)
@@ -517,7 +518,7 @@ def _build_lcd(
             )
             # Labels to the left of the display (on the body), level with their row.
             lx = int(px0 - b - digit_h * 0.3 - lab.shape[1])
-            page.blend(lab, text_col, lx, int(y + mpad + (digit_h - lab.shape[0]) / 2))
+            page.print_word(lab, text_col, lx, int(y + mpad + (digit_h - lab.shape[0]) / 2))
     del vrng
     return _Built(
         page,
@@ -564,7 +565,7 @@ def _build_led(rng: np.random.Generator, out_w: int, out_h: int, values: list[st
     word = str(rng.choice(["PRICE", "Gallons", "LITRES", "TOTAL", "THIS SALE $"]))
     lab = _printed_word(word, margin * 0.6, 1)
     text_col = np.array((235, 235, 235) if housing.mean() < 120 else (25, 25, 25), np.float32)
-    page.blend(lab, text_col, int(px0), int(py0 - margin * 0.3 - lab.shape[0]))
+    page.print_word(lab, text_col, int(px0), int(py0 - margin * 0.3 - lab.shape[0]))
     colour = np.array(rng.choice([(60, 60, 255), (80, 255, 90), (40, 170, 255), (255, 200, 120)]), np.float32)
     x = int(px0 + margin - mpad)
     y = int(py0 + margin - mpad)
@@ -688,11 +689,11 @@ def _build_drum(
     _record(page, value, patches)
     # Printed words and dials on the face: not digits.
     unit = _printed_word("m³" if rng.random() < 0.6 else "m3", digit_h * 0.6, 0)
-    page.blend(
+    page.print_word(
         unit, text_col, int(x0 + row_w + frame_pad + digit_h * 0.3), int(y0 + (win_h - unit.shape[0]) / 2)
     )
     brand = _printed_word(str(rng.choice(["WATER", "AQUA", "Qn", "HYDRO"])), digit_h * 0.5, 1)
-    page.blend(
+    page.print_word(
         brand, text_col, int(cx - brand.shape[1] / 2), int(y0 - frame_pad - digit_h * 1.2 - brand.shape[0])
     )
     for k in range(int(rng.integers(0, 4))):
@@ -755,7 +756,7 @@ def _build_sign(rng: np.random.Generator, out_w: int, out_h: int, values: list[s
     for r, (value, word) in enumerate(zip(values, labels, strict=True)):
         y = by0 + margin + r * digit_h * 1.7
         lab = _printed_word(str(word), digit_h * 0.5, 1)
-        page.blend(lab, ink, int(bx0 + margin), int(y + digit_h - lab.shape[0]))
+        page.print_word(lab, ink, int(bx0 + margin), int(y + digit_h - lab.shape[0]))
         chars, total = _printed_chars(value, digit_h, font_index)
         x = int(bx0 + bw - margin - total)
         canvas_patches = []
@@ -775,7 +776,7 @@ def _build_sign(rng: np.random.Generator, out_w: int, out_h: int, values: list[s
             0,
         )
         wall_col = page.rgb[min(page.height - 1, int(by0 + bh + digit_h * 0.5)), int(bx0)].mean()
-        page.blend(
+        page.print_word(
             small,
             np.array((20, 20, 20) if wall_col > 110 else (230, 230, 230), np.float32),
             int(bx0),
@@ -928,8 +929,7 @@ def _make_meter(
         image = _sensor(srng, img, sigma, float(srng.uniform(1.0, 5.0)), int(srng.integers(60, 93)))
     else:
         image = np.clip(cv2.GaussianBlur(img, (0, 0), sigma) if sigma > 0.3 else img, 0, 255).astype(np.uint8)
-    scene = Scene(image, list(page.lines), boxes, category, built.transition or [])
-    return scene
+    return Scene(image, list(page.lines), boxes, category, built.transition or [], project_printed(page, m))
 
 
 def _valid_value(value: str, category: str) -> bool:

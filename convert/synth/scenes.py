@@ -70,6 +70,9 @@ class Scene:
     boxes: list[list[Box]]  # per line, per character: tight ink box (x, y, w, h) in image coordinates
     category: str
     transition: list[Transition] = field(default_factory=list)
+    # Printed words and labels (x, y, w, h), no truth of their own: a crop cut from them is neither a
+    # digit nor a sure "not a digit" (an S or a B looks like a 5 or an 8), so scene_crops skips it.
+    printed: list[Box] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -335,6 +338,7 @@ class _Page:
             self._texture(rng)
         self.digit_points: list[list[np.ndarray]] = []  # per line, per digit: (N, 2) ink pixel coords
         self.lines: list[str] = []
+        self.printed: list[tuple[float, float, float, float]] = []  # x0, y0, x1, y1 of printed words
 
     def _texture(self, rng: np.random.Generator) -> None:
         h, w = self.height, self.width
@@ -353,6 +357,11 @@ class _Page:
         region = self.rgb[y0:y1, x0:x1]
         region *= 1.0 - a
         region += a * colour
+
+    def print_word(self, alpha: np.ndarray, colour: np.ndarray, x: int, y: int) -> None:
+        """`blend` for a printed word or label (from `_printed_word`): its place is recorded."""
+        self.blend(alpha, colour, x, y)
+        self.printed.append((x, y, x + alpha.shape[1], y + alpha.shape[0]))
 
     def write_line(
         self, glyphs: list[_Glyph], x: float, y: float, h: float, pen: float, ink: np.ndarray, strength: float
@@ -504,6 +513,17 @@ def _project_boxes(page: _Page, m: np.ndarray) -> list[list[Box]]:
     return boxes
 
 
+def project_printed(page: _Page, m: np.ndarray) -> list[Box]:
+    """The printed words' boxes in frame coordinates (the bounding box of each projected rectangle)."""
+    out = []
+    for x0, y0, x1, y1 in page.printed:
+        corners = np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]).reshape(-1, 1, 2)
+        q = cv2.perspectiveTransform(corners, m).reshape(-1, 2)
+        (bx0, by0), (bx1, by1) = np.floor(q.min(axis=0)), np.ceil(q.max(axis=0))
+        out.append((int(bx0), int(by0), int(bx1 - bx0), int(by1 - by0)))
+    return out
+
+
 def _lighting(rng: np.random.Generator, h: int, w: int, shadow: bool = True) -> np.ndarray:
     """A multiplicative light field: gradient, vignetting and (sometimes) a soft shadow.
 
@@ -614,7 +634,10 @@ def _finish(
     image = _sensor(rng, img, blur, noise, quality)
     boxes = _project_boxes(page, m)
     order = sorted(range(len(page.lines)), key=lambda i: _line_centre_y(boxes[i]))
-    return Scene(image, [page.lines[i] for i in order], [boxes[i] for i in order], category)
+    return Scene(
+        image, [page.lines[i] for i in order], [boxes[i] for i in order], category,
+        printed=project_printed(page, m),
+    )
 
 
 def _line_centre_y(boxes: list[Box]) -> float:
@@ -923,7 +946,7 @@ def _words_and_numbers(rng: np.random.Generator) -> Scene:
         title = str(rng.choice(["RECEIPT", "METER READING", "Pump", "Customer copy"]))
         label = _printed_word(title, cap, font_index)
         label = label[:, : max(1, int(pad + margin_x + avail_w - x_left))]  # a long title may run off
-        page.blend(label, print_col, int(x_left), int(y + h - label.shape[0]))
+        page.print_word(label, print_col, int(x_left), int(y + h - label.shape[0]))
         y += pitch_factor * h
     for (word, _text, after, glyphs), gap_rel in zip(rows, gaps, strict=True):
         label = _printed_word(word, cap, font_index)
@@ -936,7 +959,7 @@ def _words_and_numbers(rng: np.random.Generator) -> Scene:
         else:
             lx = int(x_left)
             page.write_line(glyphs, x_left + label.shape[1] + gap, y, h, pen, ink, strength)
-        page.blend(label, print_col, lx, int(baseline - label.shape[0] + rng.uniform(-0.05, 0.1) * h))
+        page.print_word(label, print_col, lx, int(baseline - label.shape[0] + rng.uniform(-0.05, 0.1) * h))
         if rng.random() < 0.5:  # the dotted/underlined writing field of a form
             alpha = np.zeros((page.height, page.width), np.float32)
             ly = int(baseline + 0.12 * h)
