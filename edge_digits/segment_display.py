@@ -222,7 +222,12 @@ def _window_ink(binary: np.ndarray, gray: np.ndarray | None, blob: np.ndarray,
     n_holes, _, hole_stats, _ = cv2.connectedComponentsWithStats(
         holes.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
     )
-    if not single and (n_holes < 3 or np.count_nonzero(hole_stats[1:, 3] >= 0.5 * min_h) < 2):
+    # A window whose light digits the global threshold took for ink has no such holes: its own
+    # threshold must then find a row of at least three digits (no holes to check them against),
+    # inside the frame (a dark strip along the frame's edge, a desk or a shadow, is no window).
+    solid = not single and (n_holes < 3 or np.count_nonzero(hole_stats[1:, 3] >= 0.5 * min_h) < 2)
+    img_h, img_w = binary.shape
+    if solid and (gray is None or x == 0 or y == 0 or x + w >= img_w or y + h >= img_h):
         return None
     candidates = []
     if gray is not None:
@@ -242,6 +247,13 @@ def _window_ink(binary: np.ndarray, gray: np.ndarray | None, blob: np.ndarray,
                 single and window_light
             ):
                 candidates.append(digits)
+    if solid:
+        if not candidates:
+            return None
+        digits = _digits_in_window(candidates[0], filled, min_h)
+        if digits is None or cv2.connectedComponents(digits.astype(np.uint8))[0] - 1 < 3:
+            return None
+        return filled, digits
     # Without gray (or when it fails): the window's holes are the light digits.
     candidates.append(filled & ~blob & (binary[y : y + h, x : x + w] == 0))
     for ink in candidates:

@@ -453,3 +453,12 @@ def test_handwritten_digits_stacked_with_a_gap_are_no_display_halves(seed: int) 
     seg, fixes, _ = _segment_photo(scene.image, False)
     assert fixes.bars == 0
     assert glyph_count(seg) == [len(row) for row in scene.boxes]
+
+
+def test_a_window_whose_digits_the_threshold_filled_in_is_opened() -> None:
+    # Light grey drums behind dark glass: the global threshold took the digits for window ink, so the
+    # window had no digit-shaped holes and was read as one blob (nothing). Its own threshold finds them.
+    scene = _meter("drum", 1022)
+    _, fixes, _ = _segment_photo(scene.image, False)
+    assert len(fixes.windows) == 1
+    assert _reader(False).read(scene.image).text.startswith("8154")  # the fifth drum is turning
