@@ -630,11 +630,15 @@ def segment(
         line.candidates = _merge_overlapping(sorted(line.candidates, key=lambda c: c.x), line.height)
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
         narrow = [c.w for c in glyphs if c.w < SPLIT_FROM * line.height]
-        digit_w = median_of(narrow) if len(narrow) >= 2 else TYPICAL_PIECE * line.height
-        digit_w = float(np.clip(digit_w, DIGIT_W_MIN * line.height, DIGIT_W_MAX * line.height))
+        measured = median_of(narrow) if len(narrow) >= 2 else None
         for c in glyphs:
-            if c.w > SPLIT_FROM * line.height and c.w > 1.3 * digit_w:
-                c.splits = _split_hypotheses(c, labels, digit_w, line.height)
+            # A line of few marks may take its height from a short one (a 1 beside two touching
+            # digits): the touching digits are as tall as they are.
+            height = max(line.height, min(c.h, MERGED_MAX * line.height))
+            digit_w = measured if measured is not None else TYPICAL_PIECE * height
+            digit_w = float(np.clip(digit_w, DIGIT_W_MIN * height, DIGIT_W_MAX * height))
+            if c.w > SPLIT_FROM * height and c.w > 1.3 * digit_w:
+                c.splits = _split_hypotheses(c, labels, digit_w, height)
     lines = _drop_stray_strokes(lines, dropped, (img_w, img_h))
     lines.sort(key=lambda t: (median_of([c.cy for c in t.candidates]), t.candidates[0].x))
     return Segmentation(labels, lines, n - 1, dropped)

@@ -337,3 +337,14 @@ def test_a_boxed_sheet_of_five_tight_lines_segments_line_by_line():
     assert len(seg.lines) == 5
     for line, row in zip(seg.lines, scene.boxes, strict=True):
         assert all(found(line, box) for box in row)
+
+
+def test_two_touching_digits_beside_a_short_1_are_cut_at_their_own_height():
+    """"091": the 0 and 9 touch, the 1 is shorter. The line took its height from the 1, so the pair
+    was cut into three or four pieces of a 1's line width and the whole line was read as nothing."""
+    scene, seg = scene_segmentation("desk_sheet", 16)
+    assert scene.lines[2] == "091"
+    line = next(ln for ln in seg.lines if found(ln, scene.boxes[2][0]))
+    assert all(found(line, box) for box in scene.boxes[2])
+    pair = next(c for c in line.candidates if c.splits)
+    assert any(len(s) == 2 for s in pair.splits)
