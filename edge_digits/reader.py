@@ -7,7 +7,8 @@ Deciding is where context comes in. A candidate much wider than its line's digit
 two or more cut pieces, and whichever reading the network is surer of wins. A crop whose best class is
 "reject" is no digit: inside a digit string it becomes '?', at the edge of one it is dropped, and a word
 that is mostly rejects (LITRES, TOTAL) is dropped whole, so the one letter that looks like a 1 or a 0
-does not leak through. A digit under the confidence threshold is reported as '?', never guessed.
+does not leak through. A digit under the confidence threshold is reported as '?', never guessed. A
+counter's drum caught turning reads the digit leaving its window, as a counter's value is floored.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ class _Item:
     alternative: str = UNKNOWN
     alternative_confidence: float = 0.0
     held: bool = False  # a reject kept as '?' because it sits in a number (never dropped as a stray mark)
+    drum: bool = False  # a counter's drum caught turning: a digit of the counter, however unsure
     guess: str = UNKNOWN  # the top digit class, also when `value` is '?' for want of confidence
 
 
@@ -286,7 +288,9 @@ class DigitReader:
                     score += wide  # sure digits from a candidate too wide for one
                 if score > best_score:
                     best_pieces, best_first, best_score = pieces, first, score
-            if best_pieces is None:
+            if c.turning:
+                items.append(_turning_value(self._item((c.x, c.y, c.w, c.h), r, whole), c.turning))
+            elif best_pieces is None:
                 items.append(self._item((c.x, c.y, c.w, c.h), r, whole))
             else:
                 for k, pc in enumerate(best_pieces):
@@ -329,6 +333,23 @@ class _Ranked:
     def score(self, first: int, count: int) -> float:
         """Mean digit log-probability of `count` crops from `first` on."""
         return sum(self.log_digit[first : first + count]) / count
+
+
+def _turning_value(it: _Item, turning: str) -> _Item:
+    """A counter drum caught turning reads the digit leaving its window, however far it has turned (a
+    counter's value is floored). The network reads the digit that shows more: when that is the
+    entering one, the value is the digit before it, and the entering one its alternative. Unsure, or
+    with neither digit showing enough of itself to be known, it is '?' with the network's own two
+    classes, the pair meter mode resolves from its history; and rejected, a '?' all the same: the
+    drum is a digit of the counter, not a mark to drop."""
+    if it.kind == "reject":
+        return replace(it, kind="digit", value=UNKNOWN, drum=True)
+    if turning == "between":
+        return replace(it, value=UNKNOWN, drum=True)
+    if turning != "entering" or it.value == UNKNOWN:
+        return replace(it, drum=True)
+    leaving = str((int(it.value) - 1) % 10)
+    return replace(it, value=leaving, guess=leaving, alternative=it.value, drum=True)
 
 
 def _drop_words(items: list[_Item], height: float) -> list[_Item]:
@@ -374,8 +395,8 @@ def _drop_words(items: list[_Item], height: float) -> list[_Item]:
     runs: list[tuple[list[_Item], bool]] = []  # (items, next to a reject)
     for tok in tokens:
         glyphs = [it for it in tok if it.kind != "dot"]
-        # An unsure digit counts half: it is a digit, only not a sure one.
-        bad = sum(1.0 if it.kind == "reject" else 0.5 if it.value == UNKNOWN else 0.0 for it in glyphs)
+        # An unsure digit counts half: it is a digit, only not a sure one (a turning drum not at all).
+        bad = sum(1.0 if it.kind == "reject" else 0.5 if _unsure(it) else 0.0 for it in glyphs)
         if not glyphs or (len(glyphs) >= 2 and 2 * bad >= len(glyphs)):
             continue
         runs.extend(_runs_of(tok))
@@ -384,7 +405,7 @@ def _drop_words(items: list[_Item], height: float) -> list[_Item]:
     ref_h = max(multi or heights or [0.0])
     out: list[_Item] = []
     for k, ((run, bordered), h) in enumerate(zip(runs, heights, strict=True)):
-        unsure = any(it.value == UNKNOWN for it in run)
+        unsure = any(_unsure(it) for it in run)
         if h < SHORT_TOKEN * ref_h and (bordered or (unsure and len(run) >= 2)):
             continue
         if unsure and len(run) == 1 and not bordered and k in (0, len(runs) - 1) and not run[0].held:
@@ -490,12 +511,18 @@ def _runs_of(tok: list[_Item]) -> list[tuple[list[_Item], bool]]:
         n = _digit_count(run)
         if n == 0:
             continue
-        unsure = sum(it.value == UNKNOWN for it in run)
+        unsure = sum(_unsure(it) for it in run)
         word_like = ((before or after) and n <= 2) or (before and after and n <= 4)
         if (unsure >= 2 and 3 * unsure >= n) or word_like:
             continue
         out.append((run, before or after))
     return out
+
+
+def _unsure(it: _Item) -> bool:
+    """An unsure digit, which the word rules count against its run; a turning drum's '?' is none: it
+    stands in the counter's row, and no word has one."""
+    return it.value == UNKNOWN and not it.drum
 
 
 def _fits_between(it: _Item, left: list[_Item], right: list[_Item]) -> bool:

@@ -68,6 +68,10 @@ class Candidate:
     x_range: tuple[int, int] | None = None  # columns [a, b) of the label image when cut from a blob
     # Alternative segmentations of this candidate as several digits (touching digits).
     splits: list[list[Candidate]] = field(default_factory=list)
+    # A counter's drum caught turning (segment_display.join_turning_drums): which of the two digits in
+    # its window shows more, "leaving" (the upper piece) or "entering" (the lower one), or "between"
+    # when neither shows enough of itself to be read; "" at rest.
+    turning: str = ""
 
     @property
     def x2(self) -> int:

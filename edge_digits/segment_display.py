@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -45,6 +45,23 @@ GLOW_CORE = (0.25, 0.8)
 GLOW_SPREAD = 0.5  # the blob's shades span at least this share of its brightest (10th to 90th percentile)
 # A piece with at least this share of its pixels on the window's rim is the edge, not a digit.
 WINDOW_RIM = 0.35
+# A drum caught turning shows two pieces cut by its window's edges: each at least this share of a
+# digit's height (less is no help to the network), reaching at most TURNING_REACH of it beyond the digits
+# at rest (the window is a little taller than its digits).
+TURNING_PIECE = 0.15
+TURNING_REACH = 0.45
+# Digits at rest lie within this share of their height of the counter's band (top and bottom, each);
+# a drum whose one piece sits at least TURNING_SHIFT lower (or higher) and reaches TURNING_CUT beyond
+# the band's other edge is cut by the window there: it is turning. Two pieces of a turning drum span
+# at least TURNING_TALL of a digit's height (from the window's top edge to its bottom one).
+REST_TOLERANCE = 0.15
+TURNING_SHIFT = 0.15
+TURNING_CUT = 0.1
+TURNING_TALL = 1.15
+# The network learnt a turning drum's digit from windows showing at least this share of it (the drum
+# synthesis's LABEL_SHARE); with less of either in view its answer is a guess.
+TURNING_READABLE = 0.75
+TURNING_CENTRE = 0.3  # a piece's centre lies within this share of the drums' pitch of its drum's
 # Beside a window, marks smaller than this share of its digits are the unit, not digits.
 UNIT_HEIGHT = 0.8
 # A window is mostly dark: its ink is at least this share of its filled area.
@@ -82,6 +99,18 @@ LABEL_HEIGHT = 0.75
 DOT_MIN = 0.06
 DOT_MAX = 0.4
 DOT_BASELINE = 0.18
+# A piece with the digit's ink above this share of its columns lies under the digit: no point.
+DOT_UNDER = 0.5
+# No point reaches further than this share of the line height below its baseline.
+DOT_BELOW = 0.3
+# Apart from its digit in the strong ink only, a point is about square (box width between this share
+# of its height and its inverse): the lit segments of an LED digit are apart there too, and long.
+DOT_SQUARE = 0.75
+# A point found in the picture where the mask has none: only where the digits stand out from their
+# ground by at least this many gray levels.
+DOT_CONTRAST = 60
+# A point no candidate holds is at least this share of the digits' stroke width thick.
+DOT_STROKE = 0.6
 # The core of a candidate's ink: all but its faintest CORE_SHARE percent.
 CORE_SHARE = 50
 # A dial: a round ring (box aspect within these) ...
@@ -182,7 +211,44 @@ def _digits_in_window(
         for a, b in itertools.pairwise(digits)
     ):
         return None
+    side_rim = filled & ~cv2.erode(filled.astype(np.uint8), np.ones((1, 7), np.uint8)).astype(bool)
+    _keep_turning_pieces(st, keep, digits, np.bincount(sub[side_rim], minlength=n))
     return keep[sub]
+
+
+def _keep_turning_pieces(
+    st: np.ndarray, keep: np.ndarray, digits: list[tuple[int, int, int, int]], sides: np.ndarray
+) -> None:
+    """Mark the pieces of drums caught turning at the row's right end as digits too. A turning drum
+    shows the bottom of one digit over the top of the next, each cut by the window's edge and often
+    shorter than a digit-sized hole must be; `join_turning_drums` makes one candidate of them."""
+    # Only in a counter's row: three digits or more of one height, evenly spaced (printed words in a
+    # panel are neither).
+    dh = median_of([d[3] - d[2] for d in digits])
+    digits = [d for d in digits if abs(d[3] - d[2] - dh) <= REST_TOLERANCE * dh]
+    if len(digits) < 3:
+        return
+    xs = [(d[0] + d[1]) / 2.0 for d in digits]
+    steps = [b - a for a, b in itertools.pairwise(xs)]
+    pitch = median_of(steps)
+    if not all(0.8 * pitch <= step <= 1.25 * pitch for step in steps):
+        return
+    top = np.polyfit(xs, [d[2] for d in digits], 1)
+    bottom = np.polyfit(xs, [d[3] for d in digits], 1)
+    right = max(d[1] for d in digits)
+    for k in range(1, len(st)):
+        hx, hy, hw, hh = (int(v) for v in st[k, :4])
+        if keep[k] or hx < right or hh < TURNING_PIECE * dh or not TURNING_PIECE * dh <= hw <= 1.3 * dh:
+            continue
+        if sides[k] >= WINDOW_RIM * st[k, 4]:
+            continue  # the light surround bleeding in at a window's side (pieces are cut at top or bottom)
+        cx = hx + hw / 2.0
+        slots = (cx - xs[-1]) / max(pitch, 1.0)
+        if abs(slots - round(slots)) > TURNING_CENTRE:
+            continue  # not where a drum of the row stands
+        reach = TURNING_REACH * dh
+        if hy >= np.polyval(top, cx) - reach and hy + hh <= np.polyval(bottom, cx) + reach:
+            keep[k] = True
 
 
 def _window_ink(binary: np.ndarray, gray: np.ndarray | None, blob: np.ndarray,
@@ -871,13 +937,22 @@ def _beside_body(labels: np.ndarray, c: Candidate, lab: int, box: tuple[int, int
     (the foot of a 1, the tail of a 9)? Judged in the rows of the piece: a slanted digit's box reaches
     over the point that follows it, its ink at the baseline does not."""
     x, y, w, h = box
+    others = [la for la in c.labels if la != lab]
     rows = labels[y : y + h, c.x : c.x2]
-    rest = np.isin(rows, [la for la in c.labels if la != lab])
+    rest = np.isin(rows, others)
     cols = np.nonzero(rest.any(axis=0))[0]
     if cols.size == 0:
         return False  # under or over the digit, not beside it
     left, right = c.x + int(cols[0]), c.x + int(cols[-1]) + 1
-    return max(left - x, x + w - right) >= 0.4 * w
+    if x + w - right >= 0.4 * w:
+        return True
+    if left - x < 0.4 * w:
+        return False
+    # Before the digit (a point taken in with the digit that follows it): digits lean right if at all,
+    # so nothing of the digit is above a point. A piece under the digit's own ink is its bottom bar
+    # (a seven-segment bar apart from the rest, sticking out left under a slanted digit).
+    above = np.isin(labels[c.y : y, x : x + w], others).any(axis=0)
+    return bool(above.size == 0 or above.mean() < DOT_UNDER)
 
 
 def _apart_in_strong_ink(m: np.ndarray, dot: np.ndarray, c: Candidate, seeds: np.ndarray | None) -> bool:
@@ -1027,7 +1102,13 @@ def _split_middle_dot(
         if peak < 0.12 * height or core.size == 0:
             continue
         d0, d1 = a + int(core[0]), a + int(core[-1]) + 1
-        if not 0.6 <= (d1 - d0) / peak <= 1.6:
+        tall = peak
+        if seeds is not None:
+            # The glow's bridge to a neighbour adds rows to the point's columns, not to its strong ink.
+            strong = np.nonzero((m & seeds[c.y : c.y2, c.x : c.x2])[:, d0:d1].any(axis=1))[0]
+            if strong.size:
+                tall = min(peak, int(strong[-1] - strong[0]) + 1)
+        if not 0.6 <= (d1 - d0) / tall <= 1.6:
             continue
         dot_mask = np.zeros_like(m)
         dot_mask[:, d0:d1] = m[:, d0:d1]
@@ -1063,12 +1144,171 @@ def _split_middle_dot(
     return None
 
 
+def _split_strong_dot(
+    seg: Segmentation, c: Candidate, height: float, base: np.ndarray, seeds: np.ndarray | None
+) -> list[Candidate] | None:
+    """A decimal point the glow joined to the slanted digit before it: the digit leans over the
+    point, so no column holds the point alone, but the point is a blob of its own in the strong ink,
+    right of the digit's strong ink in its rows. The mask's pixels go to the nearer of the two
+    strong inks. Returns [digit, dot] with the dot relabelled, or None."""
+    if seeds is None:
+        return None
+    m = c.mask(seg.labels) > 0
+    strong = (m & seeds[c.y : c.y2, c.x : c.x2]).astype(np.uint8)
+    # 4-connected: the glow's bridge may leave a diagonal pixel pair between point and digit.
+    n, lab, st, _ = cv2.connectedComponentsWithStats(strong, connectivity=4, ltype=cv2.CV_32S)
+    if n < 3:
+        return None
+    right_end = max(int(st[k, 0] + st[k, 2]) for k in range(1, n))
+    for k in range(1, n):
+        x, y, w, h, area = (int(v) for v in st[k])
+        if x + w < right_end:
+            continue  # a point ends its digit's ink
+        if not DOT_SQUARE <= w / h <= 1 / DOT_SQUARE:
+            continue
+        if not _is_dot((c.x + x, c.y + y, w, h), area, height, base):
+            continue
+        rest = (lab > 0) & (lab != k)
+        rows_r = np.nonzero(rest.any(axis=1))[0]
+        if rows_r.size == 0 or rows_r[-1] - rows_r[0] + 1 < 0.5 * height:
+            continue  # what is left must be a digit
+        beside = np.nonzero(rest[y : y + h].any(axis=0))[0]
+        if beside.size and x + w - (int(beside[-1]) + 1) < 0.4 * w:
+            continue
+        to_dot = cv2.distanceTransform((lab != k).astype(np.uint8), cv2.DIST_L2, 3)
+        to_rest = cv2.distanceTransform((~rest).astype(np.uint8), cv2.DIST_L2, 3)
+        dot_mask = m & (to_dot < to_rest)
+        rest_mask = m & ~dot_mask
+        rows_d, cols_d = np.nonzero(dot_mask.any(axis=1))[0], np.nonzero(dot_mask.any(axis=0))[0]
+        rows_p, cols_p = np.nonzero(rest_mask.any(axis=1))[0], np.nonzero(rest_mask.any(axis=0))[0]
+        label = int(seg.labels.max()) + 1
+        seg.labels[c.y : c.y2, c.x : c.x2][dot_mask] = label
+        digit = Candidate(c.x + int(cols_p[0]), c.y + int(rows_p[0]), int(cols_p[-1] - cols_p[0] + 1),
+                          int(rows_p[-1] - rows_p[0] + 1), c.labels)
+        dot = Candidate(c.x + int(cols_d[0]), c.y + int(rows_d[0]), int(cols_d[-1] - cols_d[0] + 1),
+                        int(rows_d[-1] - rows_d[0] + 1), (label,), kind="dot")
+        return [digit, dot]
+    return None
+
+
+def _gaps(seg: Segmentation, line: TextLine) -> list[tuple[tuple[int, int, int, int], float, np.ndarray]]:
+    """Where a point may sit between two digits of a line, measured against those two (a line may
+    have taken in smaller print): per gap, the window (x0, y0, x1, y1) around the baseline, the digit
+    height and the baseline through the two digits' bottoms."""
+    glyphs = sorted((c for c in line.candidates if c.kind == "glyph"), key=lambda c: c.x)
+    img_h, img_w = seg.labels.shape
+    out = []
+    for g1, g2 in itertools.pairwise(glyphs):
+        height = (g1.h + g2.h) / 2.0
+        if g2.cx <= g1.cx or min(g1.h, g2.h) < 0.5 * height:
+            continue
+        slope = (g2.y2 - g1.y2) / (g2.cx - g1.cx)
+        base = np.array([slope, g1.y2 - slope * g1.cx])
+        # Between the digits' bodies (a slanted digit's box reaches over the point that follows it).
+        x0, x1 = max(0, g1.x + int(0.75 * g1.w)), min(img_w, g2.x + int(0.25 * g2.w))
+        bottom = float(np.polyval(base, (x0 + x1) / 2.0))
+        y0 = max(0, int(bottom - (DOT_MAX + 2 * DOT_BASELINE) * height))
+        y1 = min(img_h, int(bottom + 2 * DOT_BASELINE * height) + 1)
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            out.append(((x0, y0, x1, y1), height, base))
+    return out
+
+
+def _inside(ys: np.ndarray, xs: np.ndarray, w: int, h: int) -> bool:
+    """Pixels of a window that keep off its edges (a blob reaching out of the gap is part of something
+    bigger)."""
+    return bool(xs.min() > 0 and ys.min() > 0 and xs.max() < w - 1 and ys.max() < h - 1)
+
+
+def _ink_levels(seg: Segmentation, line: TextLine, gray: np.ndarray) -> tuple[float, float] | None:
+    """The typical shade of the line's digits and of the ground between their strokes."""
+    ink, ground = [], []
+    for c in line.candidates:
+        if c.kind == "glyph":
+            m = c.mask(seg.labels) > 0
+            patch = gray[c.y : c.y2, c.x : c.x2]
+            ink.append(patch[m])
+            ground.append(patch[~m])
+    if not ink or not sum(g.size for g in ground):
+        return None
+    return float(np.median(np.concatenate(ink))), float(np.median(np.concatenate(ground)))
+
+
+def _stroke(seg: Segmentation, line: TextLine) -> float:
+    """The typical stroke width of a line's digits (a stroke's distance map rises evenly to half its
+    width, so its 90th percentile is nearly that half)."""
+    widths = []
+    for c in line.candidates:
+        if c.kind == "glyph":
+            m = (c.mask(seg.labels) > 0).astype(np.uint8)
+            dist = cv2.distanceTransform(np.pad(m, 1), cv2.DIST_L2, 3)
+            widths.append(2.0 * float(np.percentile(dist[dist > 0], 90)) if dist.any() else 0.0)
+    return median_of(widths) if widths else 0.0
+
+
+def _lost_dot(
+    seg: Segmentation, line: TextLine, claimed: set[int], seeds: np.ndarray | None, gray: np.ndarray | None
+) -> Candidate | None:
+    """The one point on the line's baseline between two of its digits that no candidate holds: a
+    point the earlier steps dropped (taken in by a line dropped later, left outside the window the
+    line was kept for) or never had in the mask (a plate thresholded on its own keeps digit-sized
+    holes only, then `gray` shows it). None when there is none or more than one (a number has one
+    point; marks in several gaps are dirt)."""
+    gaps = _gaps(seg, line)
+    # A point is about as thick as the digits' strokes; specks in the gaps are thinner.
+    least = DOT_STROKE * _stroke(seg, line)
+    found: list[Candidate] = []
+    for (x0, y0, x1, y1), height, base in gaps:
+        window = seg.labels[y0:y1, x0:x1]
+        for lab in np.unique(window[window > 0]).tolist():
+            if lab in claimed:
+                continue
+            ys, xs = np.nonzero(window == lab)
+            if not _inside(ys, xs, x1 - x0, y1 - y0):
+                continue
+            box = (x0 + int(xs.min()), y0 + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+            if min(box[2:]) < least or not _is_dot(box, int(xs.size), height, base):
+                continue
+            if seeds is not None and not seeds[y0 + ys, x0 + xs].any():
+                continue
+            found.append(Candidate(*box, (int(lab),), kind="dot"))
+    levels = _ink_levels(seg, line, gray) if gray is not None and not found else None
+    if levels is not None and abs(levels[0] - levels[1]) >= DOT_CONTRAST:
+        ink_level, ground = levels
+        mid = (ink_level + ground) / 2.0
+        blobs = []
+        for (x0, y0, x1, y1), height, base in gaps:
+            window = seg.labels[y0:y1, x0:x1]
+            shade = gray[y0:y1, x0:x1]
+            ink = (shade <= mid) if ink_level < ground else (shade >= mid)
+            # Off the digits and the soft edge the mask left around them.
+            r = max(1, round(0.03 * height))
+            digits = np.isin(window, list(claimed)).astype(np.uint8)
+            near = cv2.dilate(digits, np.ones((2 * r + 1, 2 * r + 1), np.uint8))
+            ink &= near == 0
+            n, lab, st, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=4)
+            for k in range(1, n):
+                ys, xs = np.nonzero(lab == k)
+                box = (x0 + int(st[k, 0]), y0 + int(st[k, 1]), int(st[k, 2]), int(st[k, 3]))
+                if min(box[2:]) < max(least, DOT_MIN * height) or not _inside(ys, xs, x1 - x0, y1 - y0):
+                    continue
+                if _is_dot(box, int(st[k, 4]), height, base):
+                    blobs.append((box, y0 + ys, x0 + xs))
+        if len(blobs) == 1:
+            box, ys, xs = blobs[0]
+            label = int(seg.labels.max()) + 1
+            seg.labels[ys, xs] = label
+            found.append(Candidate(*box, (label,), kind="dot"))
+    return found[0] if len(found) == 1 else None
+
+
 def place_decimal_points(
     seg: Segmentation, seeds: np.ndarray | None = None, gray: np.ndarray | None = None
 ) -> int:
-    """Find decimal points the general segmenter merged into a digit or left as a line of their own
-    and make them dot candidates between the digits of their line (`gray`, the picture the mask was
-    made from, tells a point the blur stuck to its digit). Returns how many were placed."""
+    """Find decimal points the general segmenter merged into a digit or left as a line of their own,
+    or that no candidate holds, and make them dot candidates between the digits of their line (`gray`,
+    the picture the mask was made from, tells a point the blur stuck to its digit and shows one the
+    mask lost). Returns how many were placed."""
     placed = 0
     lines = seg.lines
     for line in lines:
@@ -1078,6 +1318,7 @@ def place_decimal_points(
         height = line.height
         base = _baseline(line)
         typical_w = float(np.median([c.w for c in glyphs]))
+        last_x = max(c.x2 for c in glyphs)  # a point is followed by a digit
         new: list[Candidate] = []
         for c in line.candidates:
             if c.kind != "glyph":
@@ -1110,6 +1351,8 @@ def place_decimal_points(
                 cut = _split_edge_dot(seg, c, height, base, seeds, gray)
                 if cut is None and c.w >= 1.3 * typical_w:
                     cut = _split_middle_dot(seg, c, height, base, seeds, gray)
+                if cut is None and c.x2 < last_x:
+                    cut = _split_strong_dot(seg, c, height, base, seeds)
                 if cut is not None:
                     new.extend(cut)
                     continue
@@ -1135,8 +1378,16 @@ def place_decimal_points(
                 line.candidates = sorted(line.candidates + moved, key=lambda c: c.x)
                 lines.remove(small)
                 break
+    claimed = {lab for line in lines for c in line.candidates for lab in c.labels}
+    for line in lines:
+        kinds = [c.kind for c in line.candidates]
+        if kinds.count("glyph") >= 2 and "dot" not in kinds:
+            lost = _lost_dot(seg, line, claimed, seeds, gray)
+            if lost is not None:
+                line.candidates = sorted([*line.candidates, lost], key=lambda c: c.x)
     for line in lines:
         cands = line.candidates
+        base = _baseline(line) if any(c.kind == "glyph" for c in cands) else None
         # A point only between two digits, never at the end of a number, and never two in a row.
         keep = []
         for k, c in enumerate(cands):
@@ -1144,6 +1395,10 @@ def place_decimal_points(
                 left = any(o.kind == "glyph" for o in cands[:k])
                 right = any(o.kind == "glyph" for o in cands[k + 1 :])
                 if not (left and right) or (keep and keep[-1].kind == "dot"):
+                    continue
+                # The segmenter takes in dot-sized marks well below a tilted line (a scribble on
+                # the glass): a point sits on the baseline.
+                if base is not None and c.y2 - np.polyval(base, c.cx) > DOT_BELOW * line.height:
                     continue
                 placed += 1
             keep.append(c)
@@ -1306,6 +1561,193 @@ def keep_window_lines(seg: Segmentation, windows: list[tuple[int, int, int, int]
     return dropped
 
 
+def join_turning_drums(seg: Segmentation) -> int:
+    """Make one candidate, in the counter's line, of each drum caught turning at the counter's right end
+    (the last drum, and those a carry turns with it), marked with which of its two digits shows more.
+
+    A turning drum shows the bottom of the leaving digit cut by the window's top edge and the top of
+    the entering one cut by its bottom edge: two pieces, or one when the other is too small to see.
+    Segmented like ink on paper, the pieces are merged, dropped as fragments, or chained with the unit
+    printed beside the window into a line of their own. Here the drum is looked for where the counter's
+    evenly spaced drums put it, among all the ink there. Returns how many turning drums were found."""
+    found = 0
+    for line in list(seg.lines):
+        glyphs = sorted((c for c in line.candidates if c.kind == "glyph"), key=lambda c: c.x)
+        rest = _drums_at_rest(glyphs)
+        if rest is None:
+            continue
+        top, bottom, at_rest, pitch = rest
+        owned = {lab for c in at_rest for lab in c.labels}
+        drums: list[Candidate] = []
+        x = at_rest[-1].cx
+        while (drum := _turning_drum(seg.labels, x + pitch, pitch, top, bottom, owned)) is not None:
+            drums.append(drum)
+            owned |= set(drum.labels)
+            x += pitch
+        if not drums:
+            continue
+        # Only the counter's last drums turn (a carry turns a drum with all those right of it): a digit
+        # standing next in the row is none, and the lower one was a handwritten digit, not a drum.
+        if any(
+            owned.isdisjoint(c.labels) and c.h >= UNIT_HEIGHT * line.height and 0 < c.cx - x <= 1.3 * pitch
+            for c in glyphs
+        ):
+            continue
+        for drum in drums:
+            taken = set(drum.labels)
+            for ln in seg.lines:
+                if all(taken.isdisjoint(c.labels) for c in ln.candidates):
+                    continue
+                kept = [c if taken.isdisjoint(c.labels) else _without(seg.labels, c, taken)
+                        for c in ln.candidates if not taken.issuperset(c.labels)]
+                # What is left of another line is the unit printed beside the window, which had
+                # chained with the drum's piece.
+                small = all(c.h < UNIT_HEIGHT * line.height for c in kept)
+                ln.candidates = [] if ln is not line and small else kept
+            line.candidates = sorted([*line.candidates, drum], key=lambda c: c.x)
+            found += 1
+    seg.lines[:] = [ln for ln in seg.lines if ln.candidates]
+    return found
+
+
+def _drums_at_rest(
+    glyphs: list[Candidate],
+) -> tuple[np.ndarray, np.ndarray, list[Candidate], float] | None:
+    """The band (top and bottom as linear functions of x) of a counter's drums at rest, those drums and
+    their pitch: at least three glyphs lined up within REST_TOLERANCE of the band and evenly spaced, as
+    drums are; None when the line is no such row (handwriting is neither that level nor that even)."""
+    if len(glyphs) < 3:
+        return None
+    xs = np.array([c.cx for c in glyphs])
+    top = _theil_sen(xs, np.array([c.y for c in glyphs], np.float64))
+    bottom = _theil_sen(xs, np.array([c.y2 for c in glyphs], np.float64))
+    if top is None or bottom is None:
+        return None
+    height = np.polyval(bottom, xs) - np.polyval(top, xs)
+    tol = REST_TOLERANCE * np.maximum(height, 1.0)
+    # (Top, bottom and height: the two pieces of a turning drum may reach just as far out either way.)
+    level = (
+        (np.abs([c.y for c in glyphs] - np.polyval(top, xs)) <= tol)
+        & (np.abs([c.y2 for c in glyphs] - np.polyval(bottom, xs)) <= tol)
+        & (np.abs([c.h for c in glyphs] - height) <= tol)
+    )
+    at_rest = [c for c, ok in zip(glyphs, level, strict=True) if ok]
+    if len(at_rest) < 3:
+        return None
+    # Evenly spaced, some drums perhaps missing in between (read as no digit at rest), but not at the
+    # right end: what stands further off there is the unit printed beside the counter (the 3 of m³).
+    steps = np.diff([c.cx for c in at_rest])
+    if steps.min() <= 0:
+        return None
+    multiples = np.maximum(np.round(steps / steps.min()), 1.0)
+    while len(at_rest) > 3 and multiples[len(at_rest) - 2] > 1:
+        at_rest.pop()
+    steps, multiples = steps[: len(at_rest) - 1], multiples[: len(at_rest) - 1]
+    pitch = float(np.median(steps / multiples))
+    if multiples[-1] > 1 or np.any(np.abs(steps / multiples - pitch) > 0.2 * pitch):
+        return None
+    # Measured again on the drums at rest alone: the median line is robust, not exact.
+    xs = np.array([c.cx for c in at_rest])
+    top = np.polyfit(xs, [c.y for c in at_rest], 1)
+    bottom = np.polyfit(xs, [c.y2 for c in at_rest], 1)
+    # The last drums may lie within the tolerance and still be turning (just started, or nearly done).
+    while at_rest and _turned(at_rest[-1].y, at_rest[-1].y2, *_band_at(top, bottom, at_rest[-1].cx)):
+        at_rest.pop()
+    if len(at_rest) < 3:
+        return None
+    return top, bottom, at_rest, pitch
+
+
+def _band_at(top: np.ndarray, bottom: np.ndarray, x: float) -> tuple[float, float]:
+    return float(np.polyval(top, x)), float(np.polyval(bottom, x))
+
+
+def _turned(y_top: float, y_bottom: float, t: float, b: float) -> str:
+    """Whether ink from y_top to y_bottom (one piece) is a drum's digit turned out of the band from t to
+    b: "entering" (lower, cut by the window's bottom edge), "leaving" (higher), or ""."""
+    height = b - t
+    # (And it shows some of a digit inside the band: a mark beside the window's lower or upper edge is
+    # no drum's.)
+    if y_top - t >= TURNING_SHIFT * height and y_bottom - b >= TURNING_CUT * height:
+        return "entering" if b - y_top >= TURNING_PIECE * height else ""
+    if b - y_bottom >= TURNING_SHIFT * height and t - y_top >= TURNING_CUT * height:
+        return "leaving" if y_bottom - t >= TURNING_PIECE * height else ""
+    return ""
+
+
+def _theil_sen(xs: np.ndarray, ys: np.ndarray) -> np.ndarray | None:
+    """A line through (xs, ys) that a turning drum or two among them do not pull off: the median of
+    the pairwise slopes, and the median intercept. As np.polyfit's (slope, intercept)."""
+    i, j = np.triu_indices(len(xs), 1)
+    dx = xs[j] - xs[i]
+    ok = dx > 0
+    if not ok.any():
+        return None
+    slope = float(np.median((ys[j] - ys[i])[ok] / dx[ok]))
+    return np.array([slope, float(np.median(ys - slope * xs))])
+
+
+def _turning_drum(
+    labels: np.ndarray, x: float, pitch: float, top: np.ndarray, bottom: np.ndarray, owned: set[int]
+) -> Candidate | None:
+    """The drum whose centre is at column x, if it is turning: its pieces (all components inside its
+    place, of a piece's size) as one candidate, or None."""
+    t, b = _band_at(top, bottom, x)
+    height = b - t
+    img_h, img_w = labels.shape
+    x0, x1 = max(0, round(x - 0.5 * pitch)), min(img_w, round(x + 0.5 * pitch))
+    y0 = max(0, round(t - (TURNING_REACH + 0.1) * height))
+    y1 = min(img_h, round(b + (TURNING_REACH + 0.1) * height))
+    if x1 - x0 < 2 or y1 - y0 < 2 or height <= 0:
+        return None
+    crop = labels[y0:y1, x0:x1]
+    edge = np.unique(np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]]))
+    pieces = []
+    for lab in np.unique(crop):
+        if lab == 0 or lab in owned or lab in edge:
+            continue  # (a component reaching out of the drum's place is not of it)
+        ys, xs = np.nonzero(crop == lab)
+        ph, pw = int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)
+        # The digit stands in the middle of its window (the window's edges show as slivers at its sides).
+        centred = abs(x0 + 0.5 * float(xs.min() + xs.max()) - x) <= TURNING_CENTRE * pitch
+        sized = TURNING_PIECE * height <= ph <= 1.2 * height and TURNING_PIECE * height <= pw <= 1.2 * height
+        if sized and centred:
+            pieces.append((int(lab), ys, xs))
+    if not pieces:
+        return None
+    ys = np.concatenate([p[1] for p in pieces]) + y0
+    xs = np.concatenate([p[2] for p in pieces]) + x0
+    # Level with the counter (it may be photographed tilted): the window's edges run along the band.
+    slope = 0.5 * float(top[0] + bottom[0])
+    rows = np.unique(np.round(ys - slope * (xs - x)).astype(int))
+    first, last = int(rows[0]), int(rows[-1])
+    kind = ""
+    steps = np.diff(rows)
+    if steps.size and steps.max() > 1 and last - first + 1 >= TURNING_TALL * height:
+        k = int(np.argmax(steps))
+        upper, lower = int(rows[k]) - first + 1, last - int(rows[k + 1]) + 1
+        kind, shown = ("leaving", upper) if upper >= lower else ("entering", lower)
+    else:
+        kind, shown = _turned(first, last + 1, t, b), last - first + 1
+    if not kind:
+        return None
+    if shown < TURNING_READABLE * height:
+        kind = "between"  # neither digit shows enough of itself for the network to know it
+    bx, by = int(xs.min()), int(ys.min())
+    return Candidate(bx, by, int(xs.max()) - bx + 1, int(ys.max()) - by + 1,
+                     tuple(sorted(p[0] for p in pieces)), turning=kind)
+
+
+def _without(labels: np.ndarray, c: Candidate, taken: set[int]) -> Candidate:
+    """Candidate c without the components in `taken`, boxed anew."""
+    rest = tuple(lab for lab in c.labels if lab not in taken)
+    ys, xs = np.nonzero(np.isin(labels[c.y : c.y2, c.x : c.x2], rest))
+    if ys.size == 0:
+        return replace(c, labels=rest, splits=[])
+    return replace(c, x=c.x + int(xs.min()), y=c.y + int(ys.min()), w=int(xs.max() - xs.min() + 1),
+                   h=int(ys.max() - ys.min() + 1), labels=rest, splits=[])
+
+
 def drop_small_labels(seg: Segmentation) -> int:
     """A printed number is of one height; what its line holds beyond a word gap and much smaller than
     it is a label or a unit (THIS SALE $, Gallons, m³), whose letters would be read as 5s and 3s.
@@ -1431,6 +1873,8 @@ def segment_display(
     remove_separators(seg)
     drop_small_labels(seg)
     drop_lone_rings(seg)
+    # Last: what a turning drum shows is smaller than a digit, and the steps before drop such marks.
+    join_turning_drums(seg)
     dots = place_decimal_points(seg, seeds, gray) if decimal_point else 0
     fixes = DisplayFixes(tuple(windows), tuple(frames), n_bars, t, dots, tuple(dials))
     return seg, fixes

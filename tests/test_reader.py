@@ -348,3 +348,25 @@ def test_digits_touching_ruled_lines_are_not_removed_with_them_as_a_frame(reader
     scene = make_scene("multi_line", 23)
     assert scene.text == "0967|28999|29849|05334489"
     assert reader.read(scene.image).text == scene.text
+
+
+def test_a_turning_drum_reads_the_digit_leaving_its_window() -> None:
+    # A counter's value is floored: a drum turning from 2 to 3 reads 2 however far it has turned. The
+    # network reads the digit that shows more; when that is the entering one, the value is one less.
+    from edge_digits.reader import _Item, _turning_value
+
+    box = (0, 0, 10, 20)
+    three = _Item(box, "digit", "3", 0.9, "2", 0.05, guess="3")
+    entering = _turning_value(three, "entering")
+    assert (entering.value, entering.guess, entering.alternative, entering.drum) == ("2", "2", "3", True)
+    zero = _Item(box, "digit", "0", 0.9, "9", 0.05, guess="0")
+    assert _turning_value(zero, "entering").value == "9"
+    assert _turning_value(three, "leaving").value == "3"
+    # Unsure: '?' with the network's own classes, the adjacent pair meter mode resolves from history.
+    unsure = _Item(box, "digit", "?", 0.45, "8", 0.4, guess="9")
+    kept = _turning_value(unsure, "entering")
+    assert (kept.value, kept.guess, kept.alternative) == ("?", "9", "8")
+    # Neither digit in view enough to be known, or no digit at all to the network: still a digit, '?'.
+    assert _turning_value(three, "between").value == "?"
+    rejected = _turning_value(_Item(box, "reject", "?", 0.9), "entering")
+    assert (rejected.kind, rejected.value, rejected.drum) == ("digit", "?", True)
