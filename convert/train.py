@@ -38,13 +38,13 @@ class TrainError(Exception):
 
 @dataclass
 class TrainConfig:
-    epochs: int = 12
+    epochs: int = 16
     batch_size: int = 128
     limit: int | None = None  # train on the first N MNIST training images (tests, smoke runs)
     synthetic_per_domain: int = 5000
     # Generated scenes and meter photos per kind whose engine-cut crops join the training set
     # (convert.scene_crops); a tenth as many, with other seeds, join the validation set.
-    scene_crops: int = 0
+    scene_crops: int = 400
     seed: int = 1
     validation_fraction: float = 5000 / 60000
     learning_rate: float = 3e-3
