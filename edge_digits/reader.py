@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from edge_digits.normalize import normalize_digit
-from edge_digits.preprocess import POLARITIES, Preprocessed, preprocess
+from edge_digits.preprocess import LIGHT_ON_DARK, POLARITIES, Preprocessed, preprocess
 from edge_digits.reading import UNKNOWN, Box, Digit, Line, Reading
 from edge_digits.segment import Candidate, Segmentation, median_of
 from edge_digits.segment_display import DisplayFixes, segment_display
@@ -209,7 +209,9 @@ class DigitReader:
         t = time.perf_counter()
         min_h = max(float(s.min_digit_pixels), s.min_digit_height * wh)
         max_h = max(min_h + 1.0, s.max_digit_height * wh)
-        seg, trace.fixes = segment_display(pre.binary, min_h, max_h, s.decimal_point, pre.seeds, pre.gray)
+        seg, trace.fixes = segment_display(
+            pre.binary, min_h, max_h, s.decimal_point, pre.seeds, pre.gray, pre.polarity != LIGHT_ON_DARK
+        )
         timings["segment"] = _ms(t)
         trace.seg = seg
 
