@@ -572,3 +572,25 @@ def test_a_speck_in_a_gap_is_no_lost_point(display_reader) -> None:
     scene = _meter("lcd", 5027)
     assert "." not in scene.text
     assert display_reader.read(scene.image).text == scene.text
+
+
+def test_turning_drums_are_looked_for_only_where_a_counter_can_be(monkeypatch) -> None:
+    # The search costs 0.75 ms on a page of handwriting, whose lines pass its first tests: a counter
+    # on a light ground shows its drums in windows, so without one there it is skipped.
+    import edge_digits.segment_display as sd
+    from edge_digits.preprocess import preprocess
+
+    calls: list[int] = []
+    monkeypatch.setattr(sd, "join_turning_drums", lambda seg: calls.append(1) or 0)
+    page = pytest.importorskip("convert.synth.scenes").make_scene("single_line", 3)
+    pre = preprocess(page.image)
+    h = page.image.shape[0]
+    sd.segment_display(pre.binary, 0.01 * h, 0.95 * h, False, pre.seeds, pre.gray, dark_on_light=True)
+    assert calls == []
+    sd.segment_display(pre.binary, 0.01 * h, 0.95 * h, False, pre.seeds, pre.gray, dark_on_light=False)
+    assert calls == [1]
+    drum = _meter("drum", 1022)  # a counter's window on a light face
+    pre = preprocess(drum.image)
+    h = drum.image.shape[0]
+    _, fixes = sd.segment_display(pre.binary, 0.01 * h, 0.95 * h, False, pre.seeds, pre.gray, True)
+    assert fixes.windows and calls == [1, 1]
