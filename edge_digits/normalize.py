@@ -18,6 +18,12 @@ FIT = 20
 # Stroke width that gives back MNIST's own weight (≈2.25 px when binarised at 128) after scaling,
 # measured by renormalising the MNIST test digits.
 MNIST_STROKE = 2.4
+# Pixels around the mask whose grey level still counts: a blurred stroke's soft edge.
+INK_REACH = 1
+# Mean ink strength (0..255) under the mask from which the grey levels describe the mask's strokes.
+INK_AGREES = 128
+# ... and the most the ground around the strokes may hold, as a share of that.
+GROUND_SHARE = 0.5
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -40,26 +46,48 @@ def _disc(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def _adjust_stroke(mask: np.ndarray, scale: float, target: float) -> np.ndarray:
-    """Dilate or erode so that the stroke, once scaled, is about `target` px wide."""
+def _adjust_stroke(
+    mask: np.ndarray, values: np.ndarray | None, scale: float, target: float
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Dilate or erode (the mask, and the grey values with it) so that the stroke, once scaled, is
+    about `target` px wide."""
     width = stroke_width(mask)
     wanted = target / scale  # stroke width wanted in the crop's own pixels
     delta = round((wanted - width) / 2.0)
     if delta == 0:
-        return mask
+        return mask, values
     if delta < 0:
         # Never thin a stroke away entirely: keep at least a third of it.
         delta = max(delta, -int(width // 3))
         if delta == 0:
-            return mask
+            return mask, values
     k = _disc(abs(delta))
-    out = cv2.dilate(mask, k) if delta > 0 else cv2.erode(mask, k)
-    return out if cv2.countNonZero(out) else mask
+    morph = cv2.dilate if delta > 0 else cv2.erode
+    out = morph(mask, k)
+    if not cv2.countNonZero(out):
+        return mask, values
+    return out, (None if values is None else morph(values, k))
 
 
-def normalize_digit(mask: np.ndarray, stroke: float | None = MNIST_STROKE) -> np.ndarray:
+def _ink_describes(ink: np.ndarray, binary: np.ndarray, reach: np.ndarray) -> bool:
+    """Whether `ink` shows the mask's strokes as ink on clear ground. A mask cut by a threshold of its
+    own (light drums behind dark glass, read in the window's polarity) may be weak ink in the page's
+    terms, or lie in ink darker than itself; then the mask's flat white is all there is."""
+    inside = cv2.mean(ink, binary)[0]
+    if inside < INK_AGREES:
+        return False
+    around = cv2.bitwise_not(reach)
+    return not cv2.countNonZero(around) or cv2.mean(ink, around)[0] <= inside * GROUND_SHARE
+
+
+def normalize_digit(
+    mask: np.ndarray, stroke: float | None = MNIST_STROKE, ink: np.ndarray | None = None
+) -> np.ndarray:
     """Ink mask (2-D uint8, 0 background, >0 ink; any size) → 28×28 uint8, 255 = full ink.
 
+    `ink` (uint8, the mask's shape, 255 = full ink; see `Preprocessed.ink`) gives the crop the grey
+    levels of the picture within one pixel of the mask instead of the mask's flat white: MNIST's
+    strokes are anti-aliased with soft edges, and a faint stretch of a stroke stays fainter than the rest.
     `stroke=None` keeps the stroke as drawn (used for shapes whose weight carries meaning)."""
     out = np.zeros((SIZE, SIZE), np.uint8)
     if mask.ndim != 2 or mask.size == 0:
@@ -73,19 +101,30 @@ def normalize_digit(mask: np.ndarray, stroke: float | None = MNIST_STROKE) -> np
         binary = np.where(mask > 0, 255, 0).astype(np.uint8)
     if not cv2.countNonZero(binary):
         return out
+    values = None  # grey levels, when given; else the mask itself is scaled
+    if ink is not None and ink.shape == binary.shape:
+        reach = cv2.dilate(binary, _disc(INK_REACH))
+        if _ink_describes(ink, binary, reach):
+            values = cv2.bitwise_and(ink, reach)
     x, y, w, h = cv2.boundingRect(binary)
     binary = binary[y : y + h, x : x + w]
+    if values is not None:
+        values = values[y : y + h, x : x + w]
     scale = FIT / max(h, w)
     if stroke is not None:
         pad = max(2, round(stroke / scale))
         binary = cv2.copyMakeBorder(binary, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-        binary = _adjust_stroke(binary, scale, stroke)
+        if values is not None:
+            values = cv2.copyMakeBorder(values, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        binary, values = _adjust_stroke(binary, values, scale, stroke)
         x, y, w, h = cv2.boundingRect(binary)
         binary = binary[y : y + h, x : x + w]
+        if values is not None:
+            values = values[y : y + h, x : x + w]
         scale = FIT / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    small = cv2.resize(binary, (nw, nh), interpolation=interp)
+    small = cv2.resize(binary if values is None else values, (nw, nh), interpolation=interp)
     m = cv2.moments(small, binaryImage=False)
     if m["m00"] > 0:
         cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]

@@ -43,6 +43,9 @@ SMALL_SIDE = 120
 # Where the estimated background is darker than this share of the bright paper, it is not paper (a desk,
 # the dark surround of a sheet) and nothing there is taken as dark ink.
 NOT_PAPER = 0.35
+# Ink this share of the typical stroke contrast or darker counts as full ink in `Preprocessed.ink`: MNIST's
+# strokes are saturated through most of their width.
+FULL_INK = 0.7
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,14 @@ class Preprocessed:
     seeds: np.ndarray  # bool, above the high threshold: a blob of `binary` is ink only if it holds a seed
     polarity: str  # DARK_ON_LIGHT or LIGHT_ON_DARK
     thresholds: tuple[int, int]  # (low, high) ink contrast (0..255 below paper white)
+    ink_level: int = 255  # typical stroke-core contrast
+
+    def ink(self, x: int, y: int, w: int, h: int) -> np.ndarray:
+        """Ink strength in a box (uint8, 0 = paper, 255 = full ink): the flattened picture's contrast,
+        scaled so that a typical stroke core saturates."""
+        a = 255.0 / max(1.0, FULL_INK * self.ink_level)
+        # |−a·v + 255a| = a·(255 − v), saturated to 0..255 in one pass.
+        return cv2.convertScaleAbs(self.normalized[y : y + h, x : x + w], alpha=-a, beta=255.0 * a)
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -203,8 +214,8 @@ def preprocess(image: np.ndarray, polarity: str = "auto", denoise: bool = True) 
     # normalized = 255·work/bg: paper → 255 wherever the light falls, ink keeps its relative darkness.
     normalized = cv2.divide(work, bg, scale=255)
     contrast = cv2.bitwise_not(normalized)
-    low, high, _ = ink_thresholds(contrast)
+    low, high, core = ink_thresholds(contrast)
     _, binary = cv2.threshold(contrast, low, 255, cv2.THRESH_BINARY)
     seeds = contrast > high
     return Preprocessed(gray=gray, normalized=normalized, binary=binary, seeds=seeds, polarity=polarity,
-                        thresholds=(low, high))
+                        thresholds=(low, high), ink_level=core)

@@ -218,19 +218,23 @@ class DigitReader:
         t = time.perf_counter()
         crops: list[np.ndarray] = []
         slots: Slots = []
+
+        def crop(c: Candidate) -> np.ndarray:
+            return normalize_digit(c.mask(seg.labels), ink=pre.ink(c.x, c.y, c.w, c.h))
+
         for line in seg.lines:
             row = []
             for c in line.candidates:
                 if c.kind != "glyph":
                     row.append((c, -1, []))
                     continue
-                crops.append(normalize_digit(c.mask(seg.labels)))
+                crops.append(crop(c))
                 whole = len(crops) - 1
                 alts = []
                 if s.split_touching:
                     for pieces in c.splits:
                         first = len(crops)
-                        crops.extend(normalize_digit(p.mask(seg.labels)) for p in pieces)
+                        crops.extend(crop(p) for p in pieces)
                         alts.append((pieces, first))
                 row.append((c, whole, alts))
             slots.append(row)
