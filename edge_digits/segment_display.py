@@ -42,6 +42,11 @@ WINDOW_SEPARATOR = 0.85
 GLOW_SOLID = 0.55
 GLOW_THICK = 0.45
 GLOW_CORE = (0.25, 0.8)
+# Glare over a digit: a blob this many times thicker than the display's other strokes, whose bright core
+# is at least this share of it.
+GLARE_THICK = 2.0
+GLARE_CORE = 0.12
+GLARE_SOLID = 0.4  # (glare need not fill a blob as glow does)
 GLOW_SPREAD = 0.5  # the blob's shades span at least this share of its brightest (10th to 90th percentile)
 # A piece with at least this share of its pixels on the window's rim is the edge, not a digit.
 WINDOW_RIM = 0.35
@@ -135,6 +140,7 @@ class DisplayFixes:
     bar_thickness: float = 0.0
     dots: int = 0
     dials: tuple[tuple[int, int, int, int], ...] = ()
+    glowing: int = 0  # blobs of glow or glare cut back to their lit digits
 
 
 @dataclass
@@ -346,15 +352,23 @@ def sharpen_glow(
     st = comps.stats
     w, h, area = st[:, 2], st[:, 3], st[:, 4]
     # Digit-sized and larger (bold letters of a label are smaller), not a bar.
-    solid = np.nonzero(comps.alive & (h >= 2.5 * min_h) & (area >= GLOW_SOLID * w * h)
+    solid = np.nonzero(comps.alive & (h >= 2.5 * min_h) & (area >= GLARE_SOLID * w * h)
                        & (w <= 4 * h) & (w >= 0.45 * h))[0]
     out = None
     cut = 0
     img_h, img_w = binary.shape
+    strokes: tuple[float, float] | None = None
     for i in solid:
         x, y, bw, bh = (int(v) for v in st[i, :4])
-        # Thick for its size: a glowing digit's strokes have swollen into each other.
-        if _thickness(comps, np.array([i]))[0] < GLOW_THICK * min(bw, bh):
+        # Thick for its size: a glowing digit's strokes have swollen into each other. Or thick for the
+        # display: glare on the glass has spread over a lit digit (and its neighbour), whose strokes
+        # are as thin as the other digits'.
+        thick = _thickness(comps, np.array([i]))[0]
+        if strokes is None:
+            strokes = _typical_strokes(comps, min_h)
+        glare = bool(strokes[0]) and thick >= GLARE_THICK * strokes[0]
+        glow = area[i] >= GLOW_SOLID * bw * bh and thick >= GLOW_THICK * min(bw, bh)
+        if not glare and not glow:
             continue
         blob = comps.labels[y : y + bh, x : x + bw] == i
         patch = gray[y : y + bh, x : x + bw]
@@ -369,23 +383,44 @@ def sharpen_glow(
         ring = np.ones(around.shape, bool)
         ring[y - y0 : y - y0 + bh, x - x0 : x - x0 + bw] &= ~blob
         light = float(patch[blob].mean()) > float(np.median(around[ring]))
+        # Glare is light on the glass: over dark ink it is paper, not ink, and a thick stroke there is
+        # a bold one.
+        glare = glare and light
+        if not glare and not glow:
+            continue
         values = patch[blob]
         thr, _ = cv2.threshold(values.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         core = blob & ((patch > thr) if light else (patch <= thr))
         share = np.count_nonzero(core) / max(1, np.count_nonzero(blob))
-        if not GLOW_CORE[0] <= share <= GLOW_CORE[1]:
+        if not (GLARE_CORE if glare else GLOW_CORE[0]) <= share <= GLOW_CORE[1]:
             continue
-        # The lit digits fill the blob's height (a panel with small lighter print in it is no glow).
-        n, _, cst, _ = cv2.connectedComponentsWithStats(core.astype(np.uint8), connectivity=8)
-        tall = cst[1:, 3] >= 0.6 * bh
-        if n < 2 or cst[1:, 4][tall].sum() < 0.8 * cst[1:, 4].sum():
-            continue
+        # The lit digits fill the blob's height (a panel with small lighter print in it is no glow);
+        # under glare, the other digits' height, in one piece or in a digit's separate segments.
+        if glare:
+            rows = np.flatnonzero(core.any(axis=1))
+            if rows.size == 0 or rows[-1] - rows[0] + 1 < 0.6 * strokes[1]:
+                continue
+        else:
+            n, _, cst, _ = cv2.connectedComponentsWithStats(core.astype(np.uint8), connectivity=8)
+            tall = cst[1:, 3] >= 0.6 * bh
+            if n < 2 or cst[1:, 4][tall].sum() < 0.8 * cst[1:, 4].sum():
+                continue
         if out is None:
             out = binary.copy()
         region = out[y : y + bh, x : x + bw]
         region[blob & ~core] = 0
         cut += 1
     return (binary if out is None else out), cut
+
+
+def _typical_strokes(comps: _Components, min_h: float) -> tuple[float, float]:
+    """(median stroke thickness, median height) of the digit-sized marks; (0, 0) when there are too
+    few to tell."""
+    h = comps.stats[:, 3]
+    ids = np.nonzero(comps.alive & (h >= 2.5 * min_h))[0]
+    if ids.size < 4:
+        return 0.0, 0.0
+    return float(np.median(_thickness(comps, ids))), float(np.median(h[ids]))
 
 
 def _has_neighbour(st: np.ndarray, alive: np.ndarray, i: int) -> bool:
@@ -1881,5 +1916,5 @@ def segment_display(
     if windows or not dark_on_light:
         join_turning_drums(seg)
     dots = place_decimal_points(seg, seeds, gray) if decimal_point else 0
-    fixes = DisplayFixes(tuple(windows), tuple(frames), n_bars, t, dots, tuple(dials))
+    fixes = DisplayFixes(tuple(windows), tuple(frames), n_bars, t, dots, tuple(dials), glowing)
     return seg, fixes

@@ -400,6 +400,26 @@ def test_glowing_led_digits_are_cut_back_to_their_lit_segments(seed: int) -> Non
     _read_meter("led", seed, True)
 
 
+@pytest.mark.parametrize(("seed", "read"), [(1011, "539354"), (1031, "436105")])
+def test_glare_over_lit_digits_is_cut_back_to_the_digits(seed: int, read: str) -> None:
+    # A hot spot on the glass melts a 5 and a 3 into one blob with it (539354 read as 354); a streak
+    # stands on a 6 and reaches above the row (436105 read as 4105). The blobs are no thicker for their
+    # size than a glowing digit, but three times as thick as the display's other strokes.
+    scene = _meter("led", seed)
+    _, fixes, _ = _segment_photo(scene.image, True)
+    assert fixes.glowing >= 1
+    assert _reader(True).read(scene.image).text == read
+
+
+def test_dark_digits_thicker_than_the_print_around_them_are_no_glare() -> None:
+    # An LCD's bold digits beside the thin letters of ELECTRICITY METER: glare is light on the glass,
+    # so dark digits are never cut back for being thick (the I of ELECTRICITY was then read as a 1).
+    scene = _meter("lcd", 1014)
+    _, fixes, _ = _segment_photo(scene.image, True)
+    assert fixes.glowing == 0
+    assert _reader(True).read(scene.image).text == "03203.1"
+
+
 def test_bold_print_is_not_taken_for_glow() -> None:
     # Gallons beside 55105 on a sign: bold letters are as solid as a glowing digit but of one shade;
     # cut back to a "core" they came out as 110.
