@@ -605,8 +605,10 @@ def _ruled(blob: np.ndarray, digit_h: float) -> bool:
         return False
     mask[rules] = 0
     _, _, st = components(mask)
-    x, y, w, h = (st[1:, k] for k in range(4))
-    inner = (x > 0) & (y > 0) & (x + w < mask.shape[1]) & (y + h < mask.shape[0])
+    x, w, h = st[1:, 0], st[1:, 2], st[1:, 3]
+    # (A digit written on a rule may stand above everything else of it; the sides of a bezel cut open
+    # are the blob's own left and right ends.)
+    inner = (x > 0) & (x + w < mask.shape[1])
     digit = (h >= 0.6 * digit_h) & (h <= 2 * digit_h) & (w <= 2 * digit_h) & (w >= 0.35 * digit_h)
     return bool(np.any(inner & digit))
 

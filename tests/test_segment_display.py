@@ -420,6 +420,19 @@ def test_dark_digits_thicker_than_the_print_around_them_are_no_glare() -> None:
     assert _reader(True).read(scene.image).text == "03203.1"
 
 
+def test_a_digit_written_on_a_labels_underline_is_no_frame() -> None:
+    # "TOTAL ____" with 6722 written on the rule: the 6 touches the rule, and rule and 6 made an open
+    # frame around the letters of TOTAL; removed as a bezel, the 6 went with it (read 722). The 6 stands
+    # above the rest of the blob, which is what a digit on a rule does.
+    from convert.synth.scenes import make_scene
+
+    scene = make_scene("words_and_numbers", 17)
+    assert scene.lines[-1] == "6722"
+    _, fixes, _ = _segment_photo(scene.image, False)
+    assert fixes.frames == ()
+    assert _reader(False).read(scene.image).text.split("|")[-1] == "6722"
+
+
 def test_bold_print_is_not_taken_for_glow() -> None:
     # Gallons beside 55105 on a sign: bold letters are as solid as a glowing digit but of one shade;
     # cut back to a "core" they came out as 110.
