@@ -339,20 +339,26 @@ def _window_ink(binary: np.ndarray, gray: np.ndarray | None, blob: np.ndarray,
 
 
 def sharpen_glow(
-    binary: np.ndarray, gray: np.ndarray | None, min_h: float, comps: _Components | None = None
+    binary: np.ndarray,
+    gray: np.ndarray | None,
+    min_h: float,
+    comps: _Components | None = None,
+    glare: bool = True,
 ) -> tuple[np.ndarray, int]:
     """Cut glowing digits back to their lit cores. The glow of an LED display (or the blur of a bold
     print) is ink in the mask: a digit's loops fill up and neighbours melt into one blob, which no
     digit is: far more solid than a stroke. Inside such a blob the lit segments are the brighter
-    part (in the ink's sense): thresholded on its own (Otsu), the blob keeps only those.
-    Returns (mask, how many blobs were cut back)."""
+    part (in the ink's sense): thresholded on its own (Otsu), the blob keeps only those. With `glare`
+    (the mask is of light marks: glare on glass is light) a lit blob far thicker than the display's
+    other strokes is cut back too. Returns (mask, how many blobs were cut back)."""
     if gray is None:
         return binary, 0
     comps = comps or _Components.of(binary)
     st = comps.stats
     w, h, area = st[:, 2], st[:, 3], st[:, 4]
     # Digit-sized and larger (bold letters of a label are smaller), not a bar.
-    solid = np.nonzero(comps.alive & (h >= 2.5 * min_h) & (area >= GLARE_SOLID * w * h)
+    fill = GLARE_SOLID if glare else GLOW_SOLID
+    solid = np.nonzero(comps.alive & (h >= 2.5 * min_h) & (area >= fill * w * h)
                        & (w <= 4 * h) & (w >= 0.45 * h))[0]
     out = None
     cut = 0
@@ -364,11 +370,11 @@ def sharpen_glow(
         # display: glare on the glass has spread over a lit digit (and its neighbour), whose strokes
         # are as thin as the other digits'.
         thick = _thickness(comps, np.array([i]))[0]
-        if strokes is None:
+        if glare and strokes is None:
             strokes = _typical_strokes(comps, min_h)
-        glare = bool(strokes[0]) and thick >= GLARE_THICK * strokes[0]
+        glared = glare and bool(strokes[0]) and thick >= GLARE_THICK * strokes[0]
         glow = area[i] >= GLOW_SOLID * bw * bh and thick >= GLOW_THICK * min(bw, bh)
-        if not glare and not glow:
+        if not glared and not glow:
             continue
         blob = comps.labels[y : y + bh, x : x + bw] == i
         patch = gray[y : y + bh, x : x + bw]
@@ -385,18 +391,18 @@ def sharpen_glow(
         light = float(patch[blob].mean()) > float(np.median(around[ring]))
         # Glare is light on the glass: over dark ink it is paper, not ink, and a thick stroke there is
         # a bold one.
-        glare = glare and light
-        if not glare and not glow:
+        glared = glared and light
+        if not glared and not glow:
             continue
         values = patch[blob]
         thr, _ = cv2.threshold(values.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         core = blob & ((patch > thr) if light else (patch <= thr))
         share = np.count_nonzero(core) / max(1, np.count_nonzero(blob))
-        if not (GLARE_CORE if glare else GLOW_CORE[0]) <= share <= GLOW_CORE[1]:
+        if not (GLARE_CORE if glared else GLOW_CORE[0]) <= share <= GLOW_CORE[1]:
             continue
         # The lit digits fill the blob's height (a panel with small lighter print in it is no glow);
         # under glare, the other digits' height, in one piece or in a digit's separate segments.
-        if glare:
+        if glared:
             rows = np.flatnonzero(core.any(axis=1))
             if rows.size == 0 or rows[-1] - rows[0] + 1 < 0.6 * strokes[1]:
                 continue
@@ -1891,7 +1897,7 @@ def segment_display(
             seeds = seeds.copy()
             for x, y, w, h in windows:
                 seeds[y : y + h, x : x + w] = work[y : y + h, x : x + w] > 0
-    work, glowing = sharpen_glow(work, gray, min_height, comps)
+    work, glowing = sharpen_glow(work, gray, min_height, comps, glare=not dark_on_light)
     if glowing:
         comps = _Components.of(work)
         if seeds is not None:
