@@ -363,14 +363,14 @@ def sharpen_glow(
     out = None
     cut = 0
     img_h, img_w = binary.shape
-    strokes: tuple[float, float] | None = None
+    strokes = (0.0, 0.0)  # measured once, when glare is looked for
     for i in solid:
         x, y, bw, bh = (int(v) for v in st[i, :4])
         # Thick for its size: a glowing digit's strokes have swollen into each other. Or thick for the
         # display: glare on the glass has spread over a lit digit (and its neighbour), whose strokes
         # are as thin as the other digits'.
         thick = _thickness(comps, np.array([i]))[0]
-        if glare and strokes is None:
+        if glare and not strokes[1]:
             strokes = _typical_strokes(comps, min_h)
         glared = glare and bool(strokes[0]) and thick >= GLARE_THICK * strokes[0]
         glow = area[i] >= GLOW_SOLID * bw * bh and thick >= GLOW_THICK * min(bw, bh)
