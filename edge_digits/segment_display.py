@@ -670,8 +670,8 @@ def remove_frames(
 def _thickness(comps: _Components, ids: np.ndarray) -> np.ndarray:
     """Stroke thickness of each component: twice its largest distance to the background."""
     out = np.zeros(ids.size, np.float32)
-    for k, i in enumerate(ids):
-        x, y, w, h = (int(v) for v in comps.stats[i, :4])
+    for k, i in enumerate(ids.tolist()):
+        x, y, w, h = comps.stats[i, :4].tolist()
         crop = np.zeros((h + 2, w + 2), np.uint8)
         crop[1:-1, 1:-1] = comps.labels[y : y + h, x : x + w] == i
         out[k] = 2.0 * float(cv2.distanceTransform(crop, cv2.DIST_L2, 3).max())
@@ -814,11 +814,12 @@ def _stacked_bars(comps: _Components, min_h: float) -> list[tuple[int, int, int,
             x1 - x0 >= 0.7 * bw for x0, x1 in legs(b, t, False)
         )
 
-    order = ids[np.argsort(st[ids, 1])]
+    order = ids[np.argsort(st[ids, 1])].tolist()
+    box = st[:, :4].tolist()  # (plain ints: this double loop runs on every frame)
     for a_pos, a in enumerate(order):
-        ax, ay, aw, ah = (int(v) for v in st[a, :4])
+        ax, ay, aw, ah = box[a]
         for b in order[a_pos + 1 :]:
-            bx, by, bw, bh = (int(v) for v in st[b, :4])
+            bx, by, bw, bh = box[b]
             gap = by - (ay + ah)
             if gap > 0.5 * max(ah, bh):
                 break  # sorted by top: the rest start even lower
