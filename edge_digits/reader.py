@@ -38,6 +38,8 @@ WORD_GAP = 0.35
 # A run of digits this much shorter than the line's tallest run is a printed label when it stood next to
 # a reject or holds an unsure digit.
 SHORT_TOKEN = 0.85
+# ... and a run on a line with rejects less than this share of the height of the photo's tallest number.
+PAGE_LABEL = 0.5
 # At the end of a run next to a word, a glyph this much smaller than the run is a lower-case letter.
 SMALL_LETTER = 0.75
 # Digits of one number are never further apart than this share of their height (wider is a label).
@@ -248,10 +250,11 @@ class DigitReader:
 
         lines = []
         ranked = _Ranked(probs)
-        for row, tline in zip(slots, seg.lines, strict=True):
-            items = self._decide_line(row, ranked)
+        decided = [self._decide_line(row, ranked) for row in slots]
+        page = _number_height(decided)
+        for items, tline in zip(decided, seg.lines, strict=True):
             if s.drop_words:
-                items = _drop_words(items, tline.height)
+                items = _drop_words(items, tline.height, page)
             trace.items.append(items)
             digits = tuple(self._digit(it, scale) for it in items)
             if digits and any(d.value != "." for d in digits):
@@ -358,7 +361,15 @@ def _turning_value(it: _Item, turning: str) -> _Item:
     return replace(it, value=leaving, guess=leaving, alternative=it.value, drum=True)
 
 
-def _drop_words(items: list[_Item], height: float) -> list[_Item]:
+def _number_height(lines: list[list[_Item]]) -> float:
+    """The height of the photo's tallest number: the median height of the sure digits of each line
+    with at least three of them, at most (0 when no line has three)."""
+    heights = [median_of([it.box[3] for it in sure]) for items in lines
+               if len(sure := [it for it in items if it.kind == "digit" and it.value != UNKNOWN]) >= 3]
+    return max(heights, default=0.0)
+
+
+def _drop_words(items: list[_Item], height: float, page: float = 0.0) -> list[_Item]:
     """Context rules for what is not a digit (see the module docstring).
 
     1. The line is cut into tokens at gaps wider than a share of the neighbours' height (a printed word
@@ -372,7 +383,9 @@ def _drop_words(items: list[_Item], height: float) -> list[_Item]:
        "Gallons" → 110); a run with two or more unsure and at least a third unsure is no number; a
        small glyph at a run's end next to a reject is a lower-case letter ("No.").
     4. A run clearly shorter than the line's tallest run, next to a reject or holding an unsure digit,
-       is a printed label or unit beside the handwritten number (labels are printed smaller)."""
+       is a printed label or unit beside the handwritten number (labels are printed smaller); so is a
+       run less than half as tall as the photo's tallest number (`page`) on a line with a word on it:
+       what is left of a label (the E of LITRES read as 7 beside a pump's display)."""
     if not items:
         return items
     gaps = [it.box[0] - (prev.box[0] + prev.box[2]) for prev, it in itertools.pairwise(items)]
@@ -398,6 +411,7 @@ def _drop_words(items: list[_Item], height: float) -> list[_Item]:
         if gap > WORD_GAP * ref or (gap > 0.15 * ref and gap > 3 * max(around, 1)):
             tokens.append([])
         tokens[-1].append(it)
+    worded = any(it.kind == "reject" for it in items)
     runs: list[tuple[list[_Item], bool]] = []  # (items, next to a reject)
     for tok in tokens:
         glyphs = [it for it in tok if it.kind != "dot"]
@@ -413,6 +427,8 @@ def _drop_words(items: list[_Item], height: float) -> list[_Item]:
     for k, ((run, bordered), h) in enumerate(zip(runs, heights, strict=True)):
         unsure = any(_unsure(it) for it in run)
         if h < SHORT_TOKEN * ref_h and (bordered or (unsure and len(run) >= 2)):
+            continue
+        if (bordered or worded) and h < PAGE_LABEL * page:
             continue
         if unsure and len(run) == 1 and not bordered and k in (0, len(runs) - 1) and not run[0].held:
             continue  # an unsure mark at either end of the line is no digit of it

@@ -92,9 +92,8 @@ class Candidate:
     def mask(self, labels: np.ndarray) -> np.ndarray:
         """The candidate's ink mask cropped to its box (uint8, 255 = ink)."""
         crop = labels[self.y : self.y2, self.x : self.x2]
-        if len(self.labels) == 1:
-            return cv2.compare(crop, self.labels[0], cv2.CMP_EQ)  # 0/255 in one pass
-        return np.isin(crop, self.labels).astype(np.uint8) * 255
+        m = crop == self.labels[0] if len(self.labels) == 1 else np.isin(crop, self.labels)
+        return m.view(np.uint8) * 255
 
 
 @dataclass

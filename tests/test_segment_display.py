@@ -433,6 +433,16 @@ def test_a_digit_written_on_a_labels_underline_is_no_frame() -> None:
     assert _reader(False).read(scene.image).text.split("|")[-1] == "6722"
 
 
+@pytest.mark.parametrize(("category", "seed", "read"), [("lcd", 1039, "938.09|245.35"),
+                                                     ("printed_sign", 1018, "298366|15580")])
+def test_what_is_left_of_a_label_is_no_number(category: str, seed: int, read: str) -> None:
+    # The last letter of LITRES beside a pump's display, a word gap away from the rest, read as a 7;
+    # the unit m3 beside a sign read as 177. Less than half as tall as the photo's numbers, on a line
+    # with a word on it: a label (read 938.09|7|245.35 and 298366|15580|177).
+    scene = _meter(category, seed)
+    assert _reader(True).read(scene.image).text == read
+
+
 def test_bold_print_is_not_taken_for_glow() -> None:
     # Gallons beside 55105 on a sign: bold letters are as solid as a glowing digit but of one shade;
     # cut back to a "core" they came out as 110.
