@@ -408,7 +408,9 @@ def _drop_words(items: list[_Item], height: float, page: float = 0.0) -> list[_I
                     tokens.append([])
                 tokens[-1].append(it)
                 continue
-        if gap > WORD_GAP * ref or (gap > 0.15 * ref and gap > 3 * max(around, 1)):
+        # (Letters that touch, the T and H of THIS, say nothing of the word's spacing: a tenth of the
+        # height at least.)
+        if gap > WORD_GAP * ref or (gap > 0.15 * ref and gap > 3 * max(around, 0.1 * ref, 1)):
             tokens.append([])
         tokens[-1].append(it)
     worded = any(it.kind == "reject" for it in items)
@@ -422,7 +424,8 @@ def _drop_words(items: list[_Item], height: float, page: float = 0.0) -> list[_I
         runs.extend(_runs_of(tok))
     heights = [median_of([it.box[3] for it in r if it.kind != "dot"]) for r, _ in runs]
     multi = [h for (r, _), h in zip(runs, heights, strict=True) if len(r) >= 2]
-    ref_h = max(multi or heights or [0.0])
+    # (Or the line's digit height: a handwritten number spaced wide is a row of one-digit runs.)
+    ref_h = max([*(multi or heights), height])
     out: list[_Item] = []
     for k, ((run, bordered), h) in enumerate(zip(runs, heights, strict=True)):
         unsure = any(_unsure(it) for it in run)

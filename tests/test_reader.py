@@ -342,6 +342,23 @@ def test_a_reject_beside_a_number_at_its_spacing_is_a_question_mark_not_dropped(
     assert _text(_drop_words(_items("240036s"), 40)) == "240036"
 
 
+@pytest.mark.parametrize(
+    ("seed", "truth"),
+    [
+        # THIS SALE $: T and H touch, so the small gap before I looked wide to them and "IS" (read
+        # as 15, S being a 5 in print) became a word of its own, two sure digits (1500389|658|15321982).
+        (7 * 1_000_003 + 36, "00389|658|321982"),
+        # Gallons after a handwritten number spaced so wide that each digit is a run of its own: the
+        # label's run was the line's only run of several glyphs, its own reference (87400662110?5).
+        (7 * 1_000_003 + 10, "39134|874006"),
+    ],
+)
+def test_printed_labels_beside_handwritten_numbers_are_not_read(reader, seed, truth):
+    scene = make_scene("words_and_numbers", seed)
+    assert scene.text == truth
+    assert reader.read(scene.image).text == truth
+
+
 def test_digits_touching_ruled_lines_are_not_removed_with_them_as_a_frame(reader):
     """Ruled lines and a margin line hanging together look like an open frame around the digits to
     the meter-display step; the 6 and the 8 touching the rules must not go with them."""
