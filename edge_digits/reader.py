@@ -382,8 +382,9 @@ def _drop_words(items: list[_Item], height: float, page: float = 0.0) -> list[_I
        of up to four between two of them, is a word's letters that look like digits ("TOTAL" → O,
        "Gallons" → 110); a run with two or more unsure and at least a third unsure is no number; a
        small glyph at a run's end next to a reject is a lower-case letter ("No.").
-    4. A run clearly shorter than the line's tallest run, next to a reject or holding an unsure digit,
-       is a printed label or unit beside the handwritten number (labels are printed smaller); so is a
+    4. A run clearly shorter than the line's tallest run or its digit height, next to a reject or
+       holding an unsure digit, is a printed label or unit beside the handwritten number (labels are
+       printed smaller); so is a
        run less than half as tall as the photo's tallest number (`page`) on a line with a word on it:
        what is left of a label (the E of LITRES read as 7 beside a pump's display)."""
     if not items:
