@@ -384,9 +384,8 @@ def _drop_words(items: list[_Item], height: float, page: float = 0.0) -> list[_I
        small glyph at a run's end next to a reject is a lower-case letter ("No.").
     4. A run clearly shorter than the line's tallest run or its digit height, next to a reject or
        holding an unsure digit, is a printed label or unit beside the handwritten number (labels are
-       printed smaller); so is a
-       run less than half as tall as the photo's tallest number (`page`) on a line with a word on it:
-       what is left of a label (the E of LITRES read as 7 beside a pump's display)."""
+       printed smaller); so is a run less than half as tall as the photo's tallest number (`page`) on
+       a line with a word on it: what is left of a label (the E of LITRES read as 7 beside a display)."""
     if not items:
         return items
     gaps = [it.box[0] - (prev.box[0] + prev.box[2]) for prev, it in itertools.pairwise(items)]
@@ -432,7 +431,7 @@ def _drop_words(items: list[_Item], height: float, page: float = 0.0) -> list[_I
         unsure = any(_unsure(it) for it in run)
         if h < SHORT_TOKEN * ref_h and (bordered or (unsure and len(run) >= 2)):
             continue
-        if (bordered or worded) and h < PAGE_LABEL * page:
+        if worded and h < PAGE_LABEL * page:
             continue
         if unsure and len(run) == 1 and not bordered and k in (0, len(runs) - 1) and not run[0].held:
             continue  # an unsure mark at either end of the line is no digit of it
