@@ -389,6 +389,7 @@ def _drop_words(items: list[_Item], height: float, page: float = 0.0) -> list[_I
     if not items:
         return items
     gaps = [it.box[0] - (prev.box[0] + prev.box[2]) for prev, it in itertools.pairwise(items)]
+    worded = any(it.kind == "reject" for it in items)  # (before a reject is held as an unknown digit)
     items = _hold_rejects_in_numbers(items, gaps)
     tokens: list[list[_Item]] = [[items[0]]]
     for k, (prev, it) in enumerate(itertools.pairwise(items)):
@@ -413,7 +414,6 @@ def _drop_words(items: list[_Item], height: float, page: float = 0.0) -> list[_I
         if gap > WORD_GAP * ref or (gap > 0.15 * ref and gap > 3 * max(around, 0.1 * ref, 1)):
             tokens.append([])
         tokens[-1].append(it)
-    worded = any(it.kind == "reject" for it in items)
     runs: list[tuple[list[_Item], bool]] = []  # (items, next to a reject)
     for tok in tokens:
         glyphs = [it for it in tok if it.kind != "dot"]

@@ -434,11 +434,13 @@ def test_a_digit_written_on_a_labels_underline_is_no_frame() -> None:
 
 
 @pytest.mark.parametrize(("category", "seed", "read"), [("lcd", 1039, "938.09|245.35"),
-                                                     ("printed_sign", 1018, "298366|15580")])
+                                                     ("printed_sign", 1018, "298366|15580"),
+                                                     ("led", 5016, "5079426")])
 def test_what_is_left_of_a_label_is_no_number(category: str, seed: int, read: str) -> None:
     # The last letter of LITRES beside a pump's display, a word gap away from the rest, read as a 7;
-    # the unit m3 beside a sign read as 177. Less than half as tall as the photo's numbers, on a line
-    # with a word on it: a label (read 938.09|7|245.35 and 298366|15580|177).
+    # the unit m3 beside a sign read as 177; TOTAL above an LED panel read as 101 and its AL, a reject
+    # at their spacing, held as an unknown digit. Less than half as tall as the photo's numbers, on a
+    # line with a word on it: a label (read 938.09|7|245.35, 298366|15580|177 and 101?|5079426).
     scene = _meter(category, seed)
     assert _reader(True).read(scene.image).text == read
 
