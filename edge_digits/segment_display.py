@@ -44,6 +44,8 @@ GLOW_THICK = 0.45
 GLOW_CORE = (0.25, 0.8)
 # Glare over a digit: a blob this many times thicker than the display's other strokes, whose bright core
 # is at least this share of it.
+# Halves of a seven-segment digit stacked with a gap overlap by at least this share of the narrower.
+STACKED_OVERLAP = 0.35
 GLARE_THICK = 2.0
 GLARE_CORE = 0.12
 GLARE_SOLID = 0.4  # (glare need not fill a blob as glow does)
@@ -824,7 +826,9 @@ def _stacked_bars(comps: _Components, min_h: float) -> list[tuple[int, int, int,
             if gap > 0.5 * max(ah, bh):
                 break  # sorted by top: the rest start even lower
             overlap = min(ax + aw, bx + bw) - max(ax, bx)
-            if gap < -0.3 * min(ah, bh) or overlap < 0.5 * min(aw, bw) or not 0.5 <= bh / ah <= 2.0:
+            # (A slanted display's lower bar stands a third of its width to the left.)
+            apart = gap < -0.3 * min(ah, bh) or overlap < STACKED_OVERLAP * min(aw, bw)
+            if apart or not 0.5 <= bh / ah <= 2.0:
                 continue
             ta, tb = thickness(int(a)), thickness(int(b))
             if (
