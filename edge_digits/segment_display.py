@@ -42,10 +42,10 @@ WINDOW_SEPARATOR = 0.85
 GLOW_SOLID = 0.55
 GLOW_THICK = 0.45
 GLOW_CORE = (0.25, 0.8)
-# Glare over a digit: a blob this many times thicker than the display's other strokes, whose bright core
-# is at least this share of it.
 # Halves of a seven-segment digit stacked with a gap overlap by at least this share of the narrower.
 STACKED_OVERLAP = 0.35
+# Glare over a digit: a blob this many times thicker than the display's other strokes, whose bright core
+# is at least this share of it.
 GLARE_THICK = 2.0
 GLARE_CORE = 0.12
 GLARE_SOLID = 0.4  # (glare need not fill a blob as glow does)
@@ -365,16 +365,14 @@ def sharpen_glow(
     out = None
     cut = 0
     img_h, img_w = binary.shape
-    strokes = (0.0, 0.0)  # measured once, when glare is looked for
+    strokes = _typical_strokes(comps, min_h) if glare and solid.size else (0.0, 0.0)
     for i in solid:
         x, y, bw, bh = (int(v) for v in st[i, :4])
         # Thick for its size: a glowing digit's strokes have swollen into each other. Or thick for the
         # display: glare on the glass has spread over a lit digit (and its neighbour), whose strokes
         # are as thin as the other digits'.
         thick = _thickness(comps, np.array([i]))[0]
-        if glare and not strokes[1]:
-            strokes = _typical_strokes(comps, min_h)
-        glared = glare and bool(strokes[0]) and thick >= GLARE_THICK * strokes[0]
+        glared = bool(strokes[0]) and thick >= GLARE_THICK * strokes[0]
         glow = area[i] >= GLOW_SOLID * bw * bh and thick >= GLOW_THICK * min(bw, bh)
         if not glared and not glow:
             continue

@@ -10,6 +10,7 @@ from convert.synth.scenes import mnist_test
 from edge_digits.normalize import FIT, INK_AGREES, SIZE, normalize_digit, stroke_width
 from edge_digits.preprocess import preprocess
 from edge_digits.runtime import DEFAULT_MODEL, DigitClassifier
+from tests.test_preprocess import finish
 
 
 @pytest.fixture(scope="module")
@@ -17,11 +18,6 @@ def classifier() -> DigitClassifier:
     if not DEFAULT_MODEL.is_file():
         pytest.fail(f"{DEFAULT_MODEL}: the shipped model is missing")
     return DigitClassifier()
-
-
-def finish(gray: np.ndarray, seed: int = 0, noise: float = 3.0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.clip(gray + rng.normal(0, noise, gray.shape), 0, 255).astype(np.uint8)
 
 
 def camera_crop(digit: np.ndarray, height: int, ink: float = 0.85) -> np.ndarray:
