@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from edge_digits.normalize import normalize_digit
-from edge_digits.preprocess import LIGHT_ON_DARK, POLARITIES, Preprocessed, preprocess
+from edge_digits.preprocess import DARK_ON_LIGHT, LIGHT_ON_DARK, POLARITIES, Preprocessed, preprocess
 from edge_digits.reading import UNKNOWN, Box, Digit, Line, Reading
 from edge_digits.segment import Candidate, Segmentation, median_of
 from edge_digits.segment_display import DisplayFixes, segment_display
@@ -54,6 +54,9 @@ SPLIT_MIN_REJECTED = 0.55  # ... or this when the whole is no digit (two touchin
 WIDE_FROM = 1.1
 WIDE_PENALTY = 1.0
 WIDE_SURE = 0.97  # ... when the cut gives digits at least this sure (a wide 0 cuts into doubtful ones)
+# Under automatic polarity, a reading without a line of this many sure digits (and no unknown one) is
+# tried the other way round too.
+USABLE_DIGITS = 2
 
 
 class Classifier(Protocol):
@@ -196,16 +199,37 @@ class DigitReader:
         if scale < 1.0:
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
             work = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
-        trace = Trace(work, scale)
-        wh = work.shape[0]
         timings: dict[str, float] = {}
         if min(work.shape[:2]) < s.min_digit_pixels:
             timings["total"] = _ms(t0)
-            return Reading((), (w, h), timings), trace
+            return Reading((), (w, h), timings), Trace(work, scale)
+        lines, trace = self._pass(work, scale, s.polarity, timings)
+        if s.polarity == "auto" and trace.pre is not None and not _usable(lines):
+            # Which way round the marks are is decided for the whole photo. A display of the other
+            # polarity than most of the photo (a light LCD on a red pump under white lettering) reads as
+            # nothing or as rejects; read the other way round, it may read. That reading is taken when
+            # it holds a number and says more.
+            other = DARK_ON_LIGHT if trace.pre.polarity == LIGHT_ON_DARK else LIGHT_ON_DARK
+            other_lines, other_trace = self._pass(work, scale, other, timings)
+            if _usable(other_lines) and _quality(other_lines) > _quality(lines):
+                lines, trace = other_lines, other_trace
+        timings["total"] = _ms(t0)
+        return Reading(tuple(lines), (w, h), timings), trace
+
+    def _pass(self, work: np.ndarray, scale: float, polarity: str,
+              timings: dict[str, float]) -> tuple[list[Line], Trace]:
+        """One reading of the working image in one polarity ("auto": decided from it). The stage
+        timings are added to `timings` (two passes cost both)."""
+        s = self.settings
+        trace = Trace(work, scale)
+        wh = work.shape[0]
+
+        def timed(stage: str, t: float) -> None:
+            timings[stage] = timings.get(stage, 0.0) + _ms(t)
 
         t = time.perf_counter()
-        pre = preprocess(work, s.polarity, s.denoise)
-        timings["preprocess"] = _ms(t)
+        pre = preprocess(work, polarity, s.denoise)
+        timed("preprocess", t)
         trace.pre = pre
 
         t = time.perf_counter()
@@ -214,7 +238,7 @@ class DigitReader:
         seg, trace.fixes = segment_display(
             pre.binary, min_h, max_h, s.decimal_point, pre.seeds, pre.gray, pre.polarity != LIGHT_ON_DARK
         )
-        timings["segment"] = _ms(t)
+        timed("segment", t)
         trace.seg = seg
 
         t = time.perf_counter()
@@ -241,12 +265,12 @@ class DigitReader:
                 row.append((c, whole, alts))
             slots.append(row)
         batch = np.stack(crops) if crops else np.zeros((0, 28, 28), np.uint8)
-        timings["normalize"] = _ms(t)
+        timed("normalize", t)
         trace.batch, trace.slots = batch, slots
 
         t = time.perf_counter()
         probs = self.classifier.probabilities(batch) if len(batch) else np.zeros((0, 11), np.float32)
-        timings["classify"] = _ms(t)
+        timed("classify", t)
 
         lines = []
         ranked = _Ranked(probs)
@@ -259,8 +283,7 @@ class DigitReader:
             digits = tuple(self._digit(it, scale) for it in items)
             if digits and any(d.value != "." for d in digits):
                 lines.append(Line(digits))
-        timings["total"] = _ms(t0)
-        return Reading(tuple(lines), (w, h), timings), trace
+        return lines, trace
 
     def _item(self, box: tuple[int, int, int, int], r: _Ranked, k: int) -> _Item:
         top, second = r.top[k], r.second[k]
@@ -359,6 +382,21 @@ def _turning_value(it: _Item, turning: str) -> _Item:
         return replace(it, drum=True)
     leaving = str((int(it.value) - 1) % 10)
     return replace(it, value=leaving, guess=leaving, alternative=it.value, drum=True)
+
+
+def _quality(lines: list[Line]) -> int:
+    """How much a reading says: its sure digits, less two for each unknown one."""
+    return sum(d.value not in (UNKNOWN, ".") for ln in lines for d in ln.digits) - 2 * sum(
+        d.value == UNKNOWN for ln in lines for d in ln.digits)
+
+
+def _usable(lines: list[Line]) -> bool:
+    """Whether a reading holds a number: a line of at least USABLE_DIGITS sure digits and no unknown."""
+    return any(
+        sum(d.value not in (UNKNOWN, ".") for d in ln.digits) >= USABLE_DIGITS
+        and all(d.value != UNKNOWN for d in ln.digits)
+        for ln in lines
+    )
 
 
 def _number_height(lines: list[list[_Item]]) -> float:

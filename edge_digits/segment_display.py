@@ -127,6 +127,7 @@ DIAL_INK = 0.3
 # ... holding a pointer: a stroke at least this share of the ring's size long and this elongated.
 DIAL_HAND = 0.3
 DIAL_HAND_ELONGATION = 2.5
+HAND_HOLES = 0.2  # ... holes of at most this share of its ink
 # ... or a scale: at least DIAL_TICKS notches in its hole's outline, each this share of its size deep.
 DIAL_TICK = 0.05
 DIAL_TICKS = 4
@@ -477,10 +478,15 @@ def open_windows(
 
 
 def _is_hand(comps: _Components, j: int, size: float) -> bool:
-    """Is component j a dial's pointer: a straight stroke, long for the dial, much longer than thick?"""
+    """Is component j a dial's pointer: a straight stroke, long for the dial, much longer than thick,
+    and solid? (A counter's strip of light drums in the middle of a meter's face is long and straight
+    too, but its digits are holes in it.)"""
     x, y, w, h = (int(v) for v in comps.stats[j, :4])
-    ys, xs = np.nonzero(comps.labels[y : y + h, x : x + w] == j)
+    blob = comps.labels[y : y + h, x : x + w] == j
+    ys, xs = np.nonzero(blob)
     if ys.size < 3:
+        return False
+    if np.count_nonzero(_filled(blob)) > (1.0 + HAND_HOLES) * ys.size:
         return False
     lo, hi = np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(np.float64)))
     length = 4.0 * float(np.sqrt(max(hi, 0.0)))  # a uniform bar of length L has variance L²/12

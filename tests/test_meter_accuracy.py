@@ -4,11 +4,14 @@ first photos of the set `python -m bench meter` measures (make_meter(category, 1
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import pytest
 
-from bench.meter import SEED, score_category
-from convert.synth.meters import METER_CATEGORIES
+from bench.meter import SEED, reader_for, score_category
+from convert.synth.meters import METER_CATEGORIES, make_meter
+from edge_digits.preprocess import DARK_ON_LIGHT, LIGHT_ON_DARK
+from edge_digits.reader import DigitReader
 from edge_digits.runtime import DigitClassifier
 
 N_PER_CATEGORY = 12
@@ -28,3 +31,16 @@ def test_exact_strings_floor(category: str) -> None:
     assert score.n == N_PER_CATEGORY
     assert score.exact >= FLOORS[category], (score.exact, score.misses)
 
+
+
+def test_a_display_lighter_than_the_photo_around_it_is_read_the_other_way_round() -> None:
+    # A light LCD on a red pump under white lettering: the photo as a whole is light on dark, so the
+    # display's face became ink with its digits as holes, and 6.79 was read as nothing. Read as dark
+    # on light when the first reading holds no number, it reads.
+    scene = make_meter("lcd", 1013)
+    reader = reader_for("lcd", _classifier())
+    reading, trace = reader.read_traced(scene.image)
+    assert reading.text == scene.text == "6.79"
+    assert trace is not None and trace.pre is not None and trace.pre.polarity == DARK_ON_LIGHT
+    one_way = DigitReader(reader.classifier, replace(reader.settings, polarity=LIGHT_ON_DARK))
+    assert one_way.read(scene.image).text == ""

@@ -175,6 +175,23 @@ def test_dial_rule_keeps_digits_with_something_in_their_loop() -> None:
     assert dials == [] and out is binary
 
 
+def test_a_counter_strip_inside_a_meter_s_face_is_no_dial_pointer() -> None:
+    # Light-on-dark, a meter's face rim is a thin ring, and the counter's strip of light drums in its
+    # middle is long and straight like a pointer: the whole face went as a dial, counter and all
+    # (726885 read as nothing). The strip's windows are holes in it; a pointer is solid.
+    binary = np.zeros((400, 400), np.uint8)
+    cv2.circle(binary, (200, 200), 190, 255, 6)
+    for k in range(6):  # the light rims of the drums' windows in a row, the dark digits inside
+        cv2.rectangle(binary, (110 + 30 * k, 185), (140 + 30 * k, 215), 255, 4)
+    out, dials = remove_dials(binary, 20)
+    assert dials == [] and out is binary
+    # The same face with a solid pointer where the strip was is a dial.
+    pointer = np.zeros_like(binary)
+    cv2.circle(pointer, (200, 200), 190, 255, 6)
+    cv2.line(pointer, (130, 200), (270, 200), 255, 6)
+    assert remove_dials(pointer, 20)[1] == [(7, 7, 387, 387)]
+
+
 def test_a_number_beside_a_panel_taken_for_a_window_is_kept() -> None:
     # THIS SALE $ on a green panel: its letters look like a counter's window; the price 397 beside
     # them is outside that "window" and must stay (only lines smaller than the window's go).
