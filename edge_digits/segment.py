@@ -35,7 +35,8 @@ BAR_ELONGATION = 1.5  # a loose piece this much wider than high is a bar ...
 BAR_REACH = 1.3  # ... and joins a digit it overlaps or touches while together no wider than this
 BAR_TOP = 0.3  # ... and it lies at the top of the line (a dash after an amount sits in the middle)
 DOT_MAX = 0.38  # a decimal point is at most this tall and wide
-SPLIT_FROM = 0.92  # a candidate wider than this is considered as touching digits too
+SPLIT_FROM = 1.0  # a candidate wider than this is considered as touching digits too
+SINGLE_MAX = 0.92  # ... and one narrower than this measures the line's single digits' width
 # Cutting touching digits apart: piece widths in line heights (a 1 is narrow), and how much a width
 # away from the typical one costs against a cut through one full column of ink. The typical width is
 # the median width of the line's single digits (writers differ: narrow digits cut into too few pieces
@@ -633,7 +634,7 @@ def segment(
     for line in lines:
         line.candidates = _merge_overlapping(sorted(line.candidates, key=lambda c: c.x), line.height)
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
-        narrow = [c.w for c in glyphs if c.w < SPLIT_FROM * line.height]
+        narrow = [c.w for c in glyphs if c.w < SINGLE_MAX * line.height]
         measured = median_of(narrow) if len(narrow) >= 2 else None
         for c in glyphs:
             # A line of few marks may take its height from a short one (a 1 beside two touching
