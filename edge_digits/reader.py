@@ -54,9 +54,9 @@ SPLIT_MIN_REJECTED = 0.55  # ... or this when the whole is no digit (two touchin
 WIDE_FROM = 1.1
 WIDE_PENALTY = 1.0
 WIDE_SURE = 0.97  # ... when the cut gives digits at least this sure (a wide 0 cuts into doubtful ones)
-# Under automatic polarity, a reading without a line of this many sure digits (and no unknown one) is
+# Under automatic polarity, a reading with an unknown digit, or without a line of this many digits, is
 # tried the other way round too.
-USABLE_DIGITS = 2
+NUMBER_DIGITS = 2
 
 
 class Classifier(Protocol):
@@ -204,14 +204,15 @@ class DigitReader:
             timings["total"] = _ms(t0)
             return Reading((), (w, h), timings), Trace(work, scale)
         lines, trace = self._pass(work, scale, s.polarity, timings)
-        if s.polarity == "auto" and trace.pre is not None and not _usable(lines):
+        if s.polarity == "auto" and trace.pre is not None and not _sure_number(lines):
             # Which way round the marks are is decided for the whole photo. A display of the other
             # polarity than most of the photo (a light LCD on a red pump under white lettering) reads as
             # nothing or as rejects; read the other way round, it may read. That reading is taken when
-            # it holds a number and says more.
+            # it is a sure number at least as long as the first reading's longest line (not the same
+            # number with its unsure digit lost).
             other = DARK_ON_LIGHT if trace.pre.polarity == LIGHT_ON_DARK else LIGHT_ON_DARK
             other_lines, other_trace = self._pass(work, scale, other, timings)
-            if _usable(other_lines) and _quality(other_lines) > _quality(lines):
+            if _sure_number(other_lines) and _longest(other_lines) >= _longest(lines):
                 lines, trace = other_lines, other_trace
         timings["total"] = _ms(t0)
         return Reading(tuple(lines), (w, h), timings), trace
@@ -384,19 +385,14 @@ def _turning_value(it: _Item, turning: str) -> _Item:
     return replace(it, value=leaving, guess=leaving, alternative=it.value, drum=True)
 
 
-def _quality(lines: list[Line]) -> int:
-    """How much a reading says: its sure digits, less two for each unknown one."""
-    return sum(d.value not in (UNKNOWN, ".") for ln in lines for d in ln.digits) - 2 * sum(
-        d.value == UNKNOWN for ln in lines for d in ln.digits)
+def _sure_number(lines: list[Line]) -> bool:
+    """Whether a reading is a sure number: no unknown digit, and a line of at least NUMBER_DIGITS."""
+    return _longest(lines) >= NUMBER_DIGITS and all(d.value != UNKNOWN for ln in lines for d in ln.digits)
 
 
-def _usable(lines: list[Line]) -> bool:
-    """Whether a reading holds a number: a line of at least USABLE_DIGITS sure digits and no unknown."""
-    return any(
-        sum(d.value not in (UNKNOWN, ".") for d in ln.digits) >= USABLE_DIGITS
-        and all(d.value != UNKNOWN for d in ln.digits)
-        for ln in lines
-    )
+def _longest(lines: list[Line]) -> int:
+    """The most digits (known or not) on one line of a reading."""
+    return max((sum(d.value != "." for d in ln.digits) for ln in lines), default=0)
 
 
 def _number_height(lines: list[list[_Item]]) -> float:

@@ -44,3 +44,18 @@ def test_a_display_lighter_than_the_photo_around_it_is_read_the_other_way_round(
     assert trace is not None and trace.pre is not None and trace.pre.polarity == DARK_ON_LIGHT
     one_way = DigitReader(reader.classifier, replace(reader.settings, polarity=LIGHT_ON_DARK))
     assert one_way.read(scene.image).text == ""
+
+
+def test_an_unsure_reading_is_read_the_other_way_round_but_never_shortened() -> None:
+    # A counter read with one unknown digit is read the other way round too: 6046492 (read 60186492, then
+    # 60?6492) reads right that way. But 28038, whose last drum is caught turning (2803?), reads 2803 the
+    # other way round: the same number with its unsure digit lost, which must not win.
+    reader = reader_for("drum", _classifier())
+    assert reader.read(make_meter("drum", 1028).image).text == "6046492"
+    turning = make_meter("drum", 1014)
+    assert turning.text == "28038"
+    reading, trace = reader.read_traced(turning.image)
+    assert reading.text == "2803?"
+    assert trace is not None and trace.pre is not None and trace.pre.polarity == LIGHT_ON_DARK
+    other_way = DigitReader(reader.classifier, replace(reader.settings, polarity=DARK_ON_LIGHT))
+    assert other_way.read(turning.image).text == "2803"
