@@ -56,7 +56,7 @@ WIDE_PENALTY = 1.0
 WIDE_SURE = 0.97  # ... when the cut gives digits at least this sure (a wide 0 cuts into doubtful ones)
 # Under automatic polarity, a reading with an unknown digit, or without a line of this many digits, is
 # tried the other way round too.
-NUMBER_DIGITS = 2
+NUMBER_DIGITS = 3
 
 
 class Classifier(Protocol):

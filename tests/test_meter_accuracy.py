@@ -59,3 +59,19 @@ def test_an_unsure_reading_is_read_the_other_way_round_but_never_shortened() -> 
     assert trace is not None and trace.pre is not None and trace.pre.polarity == LIGHT_ON_DARK
     other_way = DigitReader(reader.classifier, replace(reader.settings, polarity=DARK_ON_LIGHT))
     assert other_way.read(turning.image).text == "2803"
+
+
+@pytest.mark.parametrize(("category", "seed", "first_way"), [("drum", 1039, "52|5"), ("lcd", 1025, "13")])
+def test_a_reading_without_three_digits_in_a_line_is_read_the_other_way_round(
+    category: str, seed: int, first_way: str
+) -> None:
+    # The photo's polarity, decided for the whole of it, reads these as a few scattered digits; the
+    # other way round they read whole.
+    scene = make_meter(category, seed)
+    reader = reader_for(category, _classifier())
+    reading, trace = reader.read_traced(scene.image)
+    assert reading.text == scene.text
+    assert trace is not None and trace.pre is not None
+    first = DARK_ON_LIGHT if trace.pre.polarity == LIGHT_ON_DARK else LIGHT_ON_DARK
+    one_way = DigitReader(reader.classifier, replace(reader.settings, polarity=first))
+    assert one_way.read(scene.image).text == first_way
