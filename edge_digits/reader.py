@@ -9,6 +9,10 @@ two or more cut pieces, and whichever reading the network is surer of wins. A cr
 that is mostly rejects (LITRES, TOTAL) is dropped whole, so the one letter that looks like a 1 or a 0
 does not leak through. A digit under the confidence threshold is reported as '?', never guessed. A
 counter's drum caught turning reads the digit leaving its window, as a counter's value is floored.
+
+Under automatic polarity a reading with an unknown digit, or without a line of NUMBER_DIGITS digits, is
+read again the other way round (a display lighter than the photo around it), and the second reading
+wins only as a sure number at least as long as the first.
 """
 
 from __future__ import annotations

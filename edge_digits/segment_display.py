@@ -480,7 +480,7 @@ def open_windows(
 def _is_hand(comps: _Components, j: int, size: float) -> bool:
     """Is component j a dial's pointer: a straight stroke, long for the dial, much longer than thick,
     and solid? (A counter's strip of light drums in the middle of a meter's face is long and straight
-    too, but its digits are holes in it.)"""
+    too, but holds its windows as holes.)"""
     x, y, w, h = (int(v) for v in comps.stats[j, :4])
     blob = comps.labels[y : y + h, x : x + w] == j
     ys, xs = np.nonzero(blob)

@@ -32,7 +32,6 @@ def test_exact_strings_floor(category: str) -> None:
     assert score.exact >= FLOORS[category], (score.exact, score.misses)
 
 
-
 def test_a_display_lighter_than_the_photo_around_it_is_read_the_other_way_round() -> None:
     # A light LCD on a red pump under white lettering: the photo as a whole is light on dark, so the
     # display's face became ink with its digits as holes, and 6.79 was read as nothing. Read as dark
