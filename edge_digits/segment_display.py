@@ -486,11 +486,11 @@ def _is_hand(comps: _Components, j: int, size: float) -> bool:
     ys, xs = np.nonzero(blob)
     if ys.size < 3:
         return False
-    if np.count_nonzero(_filled(blob)) > (1.0 + HAND_HOLES) * ys.size:
-        return False
     lo, hi = np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(np.float64)))
     length = 4.0 * float(np.sqrt(max(hi, 0.0)))  # a uniform bar of length L has variance L²/12
-    return length >= DIAL_HAND * size and hi >= DIAL_HAND_ELONGATION**2 * max(lo, 0.25)
+    if length < DIAL_HAND * size or hi < DIAL_HAND_ELONGATION**2 * max(lo, 0.25):
+        return False
+    return np.count_nonzero(_filled(blob)) <= (1.0 + HAND_HOLES) * ys.size
 
 
 def _ticked(holes: np.ndarray, size: float) -> bool:
