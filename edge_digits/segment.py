@@ -70,8 +70,9 @@ class Candidate:
     # Alternative segmentations of this candidate as several digits (touching digits).
     splits: list[list[Candidate]] = field(default_factory=list)
     # A counter's drum caught turning (segment_display.join_turning_drums): which of the two digits in
-    # its window shows more, "leaving" (the upper piece) or "entering" (the lower one), or "between"
-    # when neither shows enough of itself to be read; "" at rest.
+    # its window shows more, "leaving" (the upper piece) or "entering" (the lower one); when neither
+    # shows enough of itself to be read, "between" (both in view, half-way) or "hidden" (one piece of
+    # one digit); "" at rest.
     turning: str = ""
 
     @property
@@ -405,8 +406,9 @@ def _dissolve_fragment_chains(chains: list[list[Candidate]]) -> tuple[list[list[
         ch, hi = chains[i], heights[i]
         inside = False
         for j in kept:
-            # A string of three or more marks is not the pieces of a single mark (a sheet's corner).
-            if len(chains[j]) == 1 and len(ch) >= 3:
+            # A string of three or more marks is not the pieces of fewer marks (of a sheet's corner, or
+            # of a unit printed beside a counter and chained with a glare streak across the glass).
+            if len(ch) >= 3 and len(chains[j]) < len(ch):
                 continue
             if hi < 0.6 * heights[j] and 2 * sum(within(c, chains[j], heights[j]) for c in ch) >= len(ch):
                 inside = True

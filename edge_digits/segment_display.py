@@ -99,6 +99,8 @@ BAR_STRAIGHT = 0.59
 STACKED_THICK = 0.2
 # Beside a printed number, a line of one mark narrower than this share of its height is a stroke.
 LONE_STROKE = 0.4
+# ... and a line of such strokes this many times as tall as the number is streaks of light or shadow.
+STREAK_HEIGHT = 3.0
 # Beside a printed number, beyond this share of its height, marks under LABEL_HEIGHT of it are a label.
 LABEL_GAP = 0.35
 LABEL_HEIGHT = 0.75
@@ -1775,7 +1777,8 @@ def _turning_drum(
     first, last = int(rows[0]), int(rows[-1])
     kind = ""
     steps = np.diff(rows)
-    if steps.size and steps.max() > 1 and last - first + 1 >= TURNING_TALL * height:
+    two = bool(steps.size and steps.max() > 1 and last - first + 1 >= TURNING_TALL * height)
+    if two:
         k = int(np.argmax(steps))
         upper, lower = int(rows[k]) - first + 1, last - int(rows[k + 1]) + 1
         kind, shown = ("leaving", upper) if upper >= lower else ("entering", lower)
@@ -1784,7 +1787,10 @@ def _turning_drum(
     if not kind:
         return None
     if shown < TURNING_READABLE * height:
-        kind = "between"  # neither digit shows enough of itself for the network to know it
+        # Neither digit shows enough of itself to be read alone. Two pieces, the bottom of one digit
+        # above the top of the next, are a window the network was taught to read as the leaving digit
+        # (convert/synth/drum.py); one piece is too little of one digit to tell which.
+        kind = "between" if two else "hidden"
     bx, by = int(xs.min()), int(ys.min())
     return Candidate(bx, by, int(xs.max()) - bx + 1, int(ys.max()) - by + 1,
                      tuple(sorted(p[0] for p in pieces)), turning=kind)
@@ -1837,27 +1843,36 @@ def drop_small_labels(seg: Segmentation) -> int:
     return dropped
 
 
-def drop_lone_rings(seg: Segmentation) -> int:
-    """Beside a printed number, a line of one thin round ring is what is left of a meter's dial whose
-    ring the blur or the glare broke open (no hole, so no dial for `remove_dials`): read, it is a 0.
-    A printed 0 is taller than wide and a display's 0 is made of thick bars. A line of one lone
-    stroke there is the edge of a bezel or a streak of glare, read as a 1. Returns how many."""
-    printed = any(
-        _uniform_run([c for c in line.candidates if c.kind == "glyph"]) is not None for line in seg.lines
-    )
-    if not printed:
+def drop_lone_marks(seg: Segmentation) -> int:
+    """Beside a printed number (a uniform run of glyphs on some line), lines that are no number:
+
+    - one thin round ring: a meter's dial whose ring the blur or the glare broke open (no hole, so no
+      dial for `remove_dials`), read as a 0 (a printed 0 is taller than wide, a display's 0 is made
+      of thick bars);
+    - one mark under LABEL_HEIGHT of the number: the letter left of a printed word whose other
+      letters went as fragments (the O of HYDRO over a counter, read as a 0);
+    - lone strokes, read as 1s: one (the edge of a bezel or a device, a streak of glare), or several
+      STREAK_HEIGHT times as tall as the number (reflections across a meter's glass).
+    Returns how many lines were dropped."""
+    heights = [run[2] for line in seg.lines
+               if (run := _uniform_run([c for c in line.candidates if c.kind == "glyph"])) is not None]
+    if not heights:
         return 0
+    number_h = max(heights)
     lo, hi = DIAL_ASPECT
     kept = []
     for line in seg.lines:
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
+        strokes = all(c.w < LONE_STROKE * c.h for c in glyphs)
         if len(glyphs) == 1:
             c = glyphs[0]
             ink = int(np.count_nonzero(c.mask(seg.labels)))
-            if lo * c.h <= c.w <= hi * c.h and ink <= DIAL_INK * c.w * c.h:
+            if (lo * c.h <= c.w <= hi * c.h and ink <= DIAL_INK * c.w * c.h) or c.h < LABEL_HEIGHT * number_h:
                 continue
-            if c.w < LONE_STROKE * c.h:
-                continue  # a lone stroke: the edge of a bezel or a device, a streak of glare
+            if strokes:
+                continue
+        elif glyphs and strokes and line.height >= STREAK_HEIGHT * number_h:
+            continue
         kept.append(line)
     dropped = len(seg.lines) - len(kept)
     seg.lines[:] = kept
@@ -1926,12 +1941,13 @@ def segment_display(
         keep_window_lines(seg, windows)
     remove_separators(seg)
     drop_small_labels(seg)
-    drop_lone_rings(seg)
     # Last: what a turning drum shows is smaller than a digit, and the steps before drop such marks.
     # A counter in a dark-on-light picture shows its drums in windows; without one there, the step
     # is skipped (it costs 0.75 ms on a page of handwriting, whose lines pass its first tests).
     if windows or not dark_on_light:
         join_turning_drums(seg)
+    # After the drums: a turning drum's pieces are lone small marks until joined.
+    drop_lone_marks(seg)
     dots = place_decimal_points(seg, seeds, gray) if decimal_point else 0
     fixes = DisplayFixes(tuple(windows), tuple(frames), n_bars, t, dots, tuple(dials), glowing)
     return seg, fixes

@@ -64,6 +64,18 @@ def test_an_unsure_reading_is_read_the_other_way_round_but_never_shortened() -> 
     assert _read_as(reader, DARK_ON_LIGHT, turning.image) == "2803"
 
 
+@pytest.mark.parametrize(
+    ("seed", "counter"),
+    # 1004: two reflections across the meter's glass, bars 300 px tall beside a counter of 21 px digits,
+    # read as a line "11" (206702|11). 1009: the O of HYDRO printed over the counter, its other letters
+    # gone as fragments, read as a 0 (0|78644...).
+    [(1004, "206702"), (1009, "78644")],
+)
+def test_lone_marks_beside_a_counter_are_not_read(seed: int, counter: str) -> None:
+    text = reader_for("drum", _classifier()).read(make_meter("drum", seed).image).text
+    assert "|" not in text and text.startswith(counter)
+
+
 @pytest.mark.parametrize(("category", "seed", "first_way"), [("drum", 1039, "52|5"), ("lcd", 1025, "13")])
 def test_a_reading_without_three_digits_in_a_line_is_read_the_other_way_round(
     category: str, seed: int, first_way: str

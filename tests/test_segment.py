@@ -329,6 +329,22 @@ def test_a_string_of_digits_is_not_dissolved_into_a_sheet_corner():
     assert all(found(seg.lines[1], box) for box in scene.boxes[1])
 
 
+def test_a_string_of_digits_is_not_dissolved_into_a_chain_of_fewer_marks():
+    """A counter's four drums (26 px) under a glare streak chained with the unit printed beside them
+    (a chain of two marks, 142 and 62 px): the four were taken for that chain's fragments and the
+    counter was lost (make_meter("drum", 1011) read as "8"). Bars broken off digits still dissolve."""
+    from edge_digits.segment import Candidate, _dissolve_fragment_chains
+
+    drums = [Candidate(203 + 32 * k, 155 + 3 * k, 16, 26, (k + 1,)) for k in range(4)]
+    streak = [Candidate(314, 61, 49, 142, (10,)), Candidate(344, 176, 62, 62, (11,))]
+    kept, loose = _dissolve_fragment_chains([drums, streak])
+    assert drums in kept and not loose
+    digits = [Candidate(100 + 50 * k, 100, 30, 40, (20 + k,)) for k in range(8)]
+    bars = [Candidate(105 + 100 * k, 98, 20, 6, (40 + k,)) for k in range(3)]  # the bars of three 5s
+    kept, loose = _dissolve_fragment_chains([digits, bars])
+    assert kept == [digits] and loose == bars
+
+
 def test_a_boxed_sheet_of_five_tight_lines_segments_line_by_line():
     """Multi-line scene 20 of the benchmark: five lines of digits, some touching, inside a printed box on
     ruled paper. The segmenter alone finds every line and every digit (whole or as a split piece);
