@@ -1788,8 +1788,8 @@ def _turning_drum(
         return None
     if shown < TURNING_READABLE * height:
         # Neither digit shows enough of itself to be read alone. Two pieces, the bottom of one digit
-        # above the top of the next, are a window the network was taught to read as the leaving digit
-        # (convert/synth/drum.py); one piece is too little of one digit to tell which.
+        # above the top of the next, still show which pair it is (meter mode's history decides; a
+        # network taught such windows could read them, docs/meter.md); one piece is too little.
         kind = "between" if two else "hidden"
     bx, by = int(xs.min()), int(ys.min())
     return Candidate(bx, by, int(xs.max()) - bx + 1, int(ys.max()) - by + 1,
