@@ -35,8 +35,6 @@ LABELS_FILE = DATA_DIR / "t10k-labels.idx1-ubyte.gz"
 # A pixel of the composited ink counts towards a digit's truth box from this coverage on: about where a
 # binarisation of the photo would still call it ink.
 BOX_COVERAGE = 0.35
-# A pen drawn along an MNIST digit's centre line follows its strokes down to this ink level (0..1).
-FAINT_INK = 0.2
 
 WORDS = ("LITRES", "TOTAL", "Gallons", "THIS SALE $", "kWh", "No.", "DATE")
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -256,7 +254,7 @@ def _render_glyph(source: np.ndarray, stroke: float, height_px: float, pen: floa
     if pen_px < 0.75 * scaled:
         # A blotted loop (a thick 0, the eye of a 6) is a hole only at a higher ink level; keep it open,
         # or the centre line of a 0 becomes a C.
-        mask = _whole_strokes(g) & ~_holes(g > 0.75) & ~_holes(g > 0.9)
+        mask = (g > 0.5) & ~_holes(g > 0.75) & ~_holes(g > 0.9)
         skeleton = _skeleton(_drop_specks(mask))
         if skeleton.any():
             dist = cv2.distanceTransform((~skeleton).astype(np.uint8), cv2.DIST_L2, 5)
@@ -271,18 +269,6 @@ def _render_glyph(source: np.ndarray, stroke: float, height_px: float, pen: floa
         g = np.clip((g - 0.3) / 0.4, 0.0, 1.0)
         g = g * g * (3.0 - 2.0 * g)
     return g.astype(np.float32)
-
-
-def _whole_strokes(g: np.ndarray) -> np.ndarray:
-    """The digit's strokes where the pen went, faint stretches included: an MNIST stroke fades where it
-    was drawn lightly, and cut at half ink one in fifty test digits falls into pieces (a 5's bar apart
-    from its body, a 9's loop open) that a pen drawn along the centre line would draw apart. Faint ink
-    joined to strong ink is kept (hysteresis); faint marks on their own are not."""
-    n, labels = cv2.connectedComponents((g > FAINT_INK).astype(np.uint8), connectivity=8)
-    if n <= 1:
-        return g > 0.5
-    strong = np.unique(labels[g > 0.5])
-    return np.isin(labels, strong[strong > 0])
 
 
 def _holes(mask: np.ndarray) -> np.ndarray:
