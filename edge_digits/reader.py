@@ -376,12 +376,12 @@ def _turning_value(it: _Item, turning: str) -> _Item:
     """A counter drum caught turning reads the digit leaving its window, however far it has turned (a
     counter's value is floored). The network reads the digit that shows more: when that is the
     entering one, the value is the digit before it, and the entering one its alternative. Unsure, or
-    with neither digit showing enough of itself to be known ("between": both in view, "hidden": one
-    piece), it is '?' with the network's own two classes, the pair meter mode resolves from its
-    history; and rejected, a '?' all the same: the drum is a digit of the counter, not a mark to drop."""
+    with neither digit showing enough of itself to be known ("between"), it is '?' with the network's
+    own two classes, the pair meter mode resolves from its history; and rejected, a '?' all the same:
+    the drum is a digit of the counter, not a mark to drop."""
     if it.kind == "reject":
         return replace(it, kind="digit", value=UNKNOWN, drum=True)
-    if turning in ("between", "hidden"):
+    if turning == "between":
         return replace(it, value=UNKNOWN, drum=True)
     if turning != "entering" or it.value == UNKNOWN:
         return replace(it, drum=True)

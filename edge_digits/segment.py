@@ -70,9 +70,8 @@ class Candidate:
     # Alternative segmentations of this candidate as several digits (touching digits).
     splits: list[list[Candidate]] = field(default_factory=list)
     # A counter's drum caught turning (segment_display.join_turning_drums): which of the two digits in
-    # its window shows more, "leaving" (the upper piece) or "entering" (the lower one); when neither
-    # shows enough of itself to be read, "between" (both in view, half-way) or "hidden" (one piece of
-    # one digit); "" at rest.
+    # its window shows more, "leaving" (the upper piece) or "entering" (the lower one), or "between"
+    # when neither shows enough of itself to be read; "" at rest.
     turning: str = ""
 
     @property

@@ -1777,8 +1777,7 @@ def _turning_drum(
     first, last = int(rows[0]), int(rows[-1])
     kind = ""
     steps = np.diff(rows)
-    two = bool(steps.size and steps.max() > 1 and last - first + 1 >= TURNING_TALL * height)
-    if two:
+    if steps.size and steps.max() > 1 and last - first + 1 >= TURNING_TALL * height:
         k = int(np.argmax(steps))
         upper, lower = int(rows[k]) - first + 1, last - int(rows[k + 1]) + 1
         kind, shown = ("leaving", upper) if upper >= lower else ("entering", lower)
@@ -1787,10 +1786,7 @@ def _turning_drum(
     if not kind:
         return None
     if shown < TURNING_READABLE * height:
-        # Neither digit shows enough of itself to be read alone. Two pieces, the bottom of one digit
-        # above the top of the next, still show which pair it is (meter mode's history decides; a
-        # network taught such windows could read them, docs/meter.md); one piece is too little.
-        kind = "between" if two else "hidden"
+        kind = "between"  # neither digit shows enough of itself for the network to know it
     bx, by = int(xs.min()), int(ys.min())
     return Candidate(bx, by, int(xs.max()) - bx + 1, int(ys.max()) - by + 1,
                      tuple(sorted(p[0] for p in pieces)), turning=kind)
@@ -1866,10 +1862,10 @@ def drop_lone_marks(seg: Segmentation) -> int:
         strokes = all(c.w < LONE_STROKE * c.h for c in glyphs)
         if len(glyphs) == 1:
             c = glyphs[0]
-            ink = int(np.count_nonzero(c.mask(seg.labels)))
-            if (lo * c.h <= c.w <= hi * c.h and ink <= DIAL_INK * c.w * c.h) or c.h < LABEL_HEIGHT * number_h:
+            if strokes or c.h < LABEL_HEIGHT * number_h:
                 continue
-            if strokes:
+            # (The ink count last: it is the one test that reads pixels.)
+            if lo * c.h <= c.w <= hi * c.h and np.count_nonzero(c.mask(seg.labels)) <= DIAL_INK * c.w * c.h:
                 continue
         elif glyphs and strokes and line.height >= STREAK_HEIGHT * number_h:
             continue
