@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from edge_digits.reading import UNKNOWN, Reading
+from edge_digits.segment import label_mask
 
 STAGES = ("gray", "normalized", "binary", "components", "final")
 
@@ -37,7 +38,7 @@ def components_picture(labels: np.ndarray, seg: Any) -> np.ndarray:
     colours = _palette(max(1, len(cands)))
     for c, colour in zip(cands, colours, strict=False):
         crop = labels[c.y : c.y2, c.x : c.x2]
-        sel = np.isin(crop, c.labels)
+        sel = label_mask(crop, c.labels)
         out[c.y : c.y2, c.x : c.x2][sel] = colour
         cv2.rectangle(out, (c.x, c.y), (c.x2 - 1, c.y2 - 1), tuple(int(v) for v in colour), 1)
     for x, y, w, h in seg.dropped:

@@ -31,7 +31,16 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from edge_digits.segment import Candidate, Segmentation, TextLine, components, long_thin, median_of, segment
+from edge_digits.segment import (
+    Candidate,
+    Segmentation,
+    TextLine,
+    components,
+    label_mask,
+    long_thin,
+    median_of,
+    segment,
+)
 
 # A hole counts as a digit in a window when it is at least this share of the window's height there.
 WINDOW_DIGIT_MIN = 0.35
@@ -645,16 +654,19 @@ def remove_frames(
     out = None
     found = []
     img_h, img_w = binary.shape
-    for i in maybe:
+    # Which content lies inside which candidate's box, all pairs at once (most candidates on a page
+    # are digits holding nothing).
+    m, c = maybe[:, None], content[None, :]
+    holds = (
+        (c != m) & (x0[c] > x0[m]) & (y0[c] > y0[m])
+        & (x0[c] + w[c] < x0[m] + w[m]) & (y0[c] + h[c] < y0[m] + h[m])
+    )
+    for k in np.flatnonzero(holds.any(axis=1)):
+        i = maybe[k]
         x, y, bw, bh = (int(v) for v in st[i, :4])
         if bw >= 0.95 * img_w and bh >= 0.95 * img_h:
             continue  # the edge of a sheet or a desk around the whole picture: the segmenter's business
-        inside = content[
-            (content != i) & (x0[content] > x) & (y0[content] > y)
-            & (x0[content] + w[content] < x + bw) & (y0[content] + h[content] < y + bh)
-        ]
-        if inside.size == 0:
-            continue
+        inside = content[holds[k]]
         if bh >= 1.2 * bw and dot_like[inside].all() and (h[inside] <= 0.35 * bh).all():
             continue  # a monospace 0 and the dot inside it
         blob = comps.labels[y : y + bh, x : x + bw] == i
@@ -993,7 +1005,7 @@ def _beside_body(labels: np.ndarray, c: Candidate, lab: int, box: tuple[int, int
     x, y, w, h = box
     others = [la for la in c.labels if la != lab]
     rows = labels[y : y + h, c.x : c.x2]
-    rest = np.isin(rows, others)
+    rest = label_mask(rows, others)
     cols = np.nonzero(rest.any(axis=0))[0]
     if cols.size == 0:
         return False  # under or over the digit, not beside it
@@ -1005,7 +1017,7 @@ def _beside_body(labels: np.ndarray, c: Candidate, lab: int, box: tuple[int, int
     # Before the digit (a point taken in with the digit that follows it): digits lean right if at all,
     # so nothing of the digit is above a point. A piece under the digit's own ink is its bottom bar
     # (a seven-segment bar apart from the rest, sticking out left under a slanted digit).
-    above = np.isin(labels[c.y : y, x : x + w], others).any(axis=0)
+    above = label_mask(labels[c.y : y, x : x + w], others).any(axis=0)
     return bool(above.size == 0 or above.mean() < DOT_UNDER)
 
 
@@ -1337,7 +1349,7 @@ def _lost_dot(
             ink = (shade <= mid) if ink_level < ground else (shade >= mid)
             # Off the digits and the soft edge the mask left around them.
             r = max(1, round(0.03 * height))
-            digits = np.isin(window, list(claimed)).astype(np.uint8)
+            digits = label_mask(window, sorted(claimed)).astype(np.uint8)
             near = cv2.dilate(digits, np.ones((2 * r + 1, 2 * r + 1), np.uint8))
             ink &= near == 0
             n, lab, st, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=4)
@@ -1795,7 +1807,7 @@ def _turning_drum(
 def _without(labels: np.ndarray, c: Candidate, taken: set[int]) -> Candidate:
     """Candidate c without the components in `taken`, boxed anew."""
     rest = tuple(lab for lab in c.labels if lab not in taken)
-    ys, xs = np.nonzero(np.isin(labels[c.y : c.y2, c.x : c.x2], rest))
+    ys, xs = np.nonzero(label_mask(labels[c.y : c.y2, c.x : c.x2], rest))
     if ys.size == 0:
         return replace(c, labels=rest, splits=[])
     return replace(c, x=c.x + int(xs.min()), y=c.y + int(ys.min()), w=int(xs.max() - xs.min() + 1),
@@ -1830,7 +1842,11 @@ def drop_small_labels(seg: Segmentation) -> int:
                 if words:
                     words[-1].append(c)
                 prev = c
-            for word in words:
+            # A small word with marks of the number's height further out sits inside a number (a
+            # flat handwritten 2): labels stand at the ends.
+            tall = [i for i, word in enumerate(words)
+                    if any(c.kind == "glyph" and c.h >= LABEL_HEIGHT * height for c in word)]
+            for word in words[tall[-1] + 1 if tall else 0 :]:
                 marks = [c for c in word if c.kind == "glyph"]
                 if marks and all(c.h < LABEL_HEIGHT * height for c in marks):
                     gone.update(id(c) for c in word)

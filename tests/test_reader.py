@@ -359,6 +359,14 @@ def test_printed_labels_beside_handwritten_numbers_are_not_read(reader, seed, tr
     assert reader.read(scene.image).text == truth
 
 
+def test_a_small_digit_inside_a_number_is_no_label(reader):
+    # A flat handwritten 2 after three digits of one height, a word gap either side of it: it was
+    # dropped as a small printed label beside a number (2509801), though the number goes on past it.
+    scene = make_scene("cheque_field", 19)
+    assert scene.text == "25098021"
+    assert reader.read(scene.image).text == scene.text
+
+
 def test_digits_touching_ruled_lines_are_not_removed_with_them_as_a_frame(reader):
     """Ruled lines and a margin line hanging together look like an open frame around the digits to
     the meter-display step; the 6 and the 8 touching the rules must not go with them."""
