@@ -1858,9 +1858,9 @@ def drop_small_labels(seg: Segmentation) -> int:
 def drop_lone_marks(seg: Segmentation) -> int:
     """Beside a printed number (a uniform run of glyphs on some line), lines that are no number:
 
-    - one thin round ring: a meter's dial whose ring the blur or the glare broke open (no hole, so no
-      dial for `remove_dials`), read as a 0 (a printed 0 is taller than wide, a display's 0 is made
-      of thick bars);
+    - thin round rings only: a meter's dials whose rings the blur or the glare broke open (no hole,
+      so no dial for `remove_dials`), read as 0s (a printed 0 is taller than wide, a display's 0 is
+      made of thick bars);
     - one mark under LABEL_HEIGHT of the number: the letter left of a printed word whose other
       letters went as fragments (the O of HYDRO over a counter, read as a 0);
     - lone strokes, read as 1s: one (the edge of a bezel or a device, a streak of glare), or several
@@ -1880,10 +1880,14 @@ def drop_lone_marks(seg: Segmentation) -> int:
             c = glyphs[0]
             if strokes or c.h < LABEL_HEIGHT * number_h:
                 continue
-            # (The ink count last: it is the one test that reads pixels.)
-            if lo * c.h <= c.w <= hi * c.h and np.count_nonzero(c.mask(seg.labels)) <= DIAL_INK * c.w * c.h:
-                continue
         elif glyphs and strokes and line.height >= STREAK_HEIGHT * number_h:
+            continue
+        # (The ink count last: it is the one test that reads pixels.)
+        if glyphs and all(
+            c.h >= LABEL_HEIGHT * number_h and lo * c.h <= c.w <= hi * c.h
+            and np.count_nonzero(c.mask(seg.labels)) <= DIAL_INK * c.w * c.h
+            for c in glyphs
+        ):
             continue
         kept.append(line)
     dropped = len(seg.lines) - len(kept)
