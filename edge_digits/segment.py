@@ -412,17 +412,24 @@ def _dissolve_fragment_chains(chains: list[list[Candidate]]) -> tuple[list[list[
 
     for i in order:
         ch, hi = chains[i], heights[i]
-        inside = False
+        inside: int | None = None
         for j in kept:
             # A string of three or more marks is not the pieces of fewer marks (of a sheet's corner, or
             # of a unit printed beside a counter and chained with a glare streak across the glass).
             if len(ch) >= 3 and len(chains[j]) < len(ch):
                 continue
             if hi < 0.6 * heights[j] and 2 * sum(within(c, chains[j], heights[j]) for c in ch) >= len(ch):
-                inside = True
+                inside = j
                 break
-        if inside:
-            loose.extend(ch)
+        if inside is not None:
+            # A member of the taller line's digit height is one of its digits, chained with the pieces
+            # of its neighbour (an LCD 6 with the two halves of the 0 beside it): loose, it would be
+            # too far from the rest of the line to join it.
+            big, hj = chains[inside], heights[inside]
+            whole = [c for c in ch if c.h >= FULL_ORPHAN * hj and within(c, big, hj)]
+            loose.extend(c for c in ch if not any(c is w for w in whole))
+            if whole:
+                chains[inside] = sorted(big + whole, key=lambda c: c.x)
         else:
             kept.append(i)
     return [chains[i] for i in sorted(kept)], loose

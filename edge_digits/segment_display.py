@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from edge_digits.normalize import stroke_width
 from edge_digits.segment import (
     Candidate,
     Segmentation,
@@ -108,8 +109,10 @@ BAR_STRAIGHT = 0.59
 STACKED_THICK = 0.2
 # Beside a printed number, a line of one mark narrower than this share of its height is a stroke.
 LONE_STROKE = 0.4
-# ... and a line of such strokes this many times as tall as the number is streaks of light or shadow.
+# ... and a line of such strokes this many times as tall as the number is streaks of light or shadow,
+# and one of strokes thinner than this share of the number's strokes is hairlines (an edge, a crack).
 STREAK_HEIGHT = 3.0
+HAIRLINE = 0.5
 # Beside a printed number, beyond this share of its height, marks under LABEL_HEIGHT of it are a label.
 LABEL_GAP = 0.35
 LABEL_HEIGHT = 0.75
@@ -1863,14 +1866,19 @@ def drop_lone_marks(seg: Segmentation) -> int:
       made of thick bars);
     - one mark under LABEL_HEIGHT of the number: the letter left of a printed word whose other
       letters went as fragments (the O of HYDRO over a counter, read as a 0);
-    - lone strokes, read as 1s: one (the edge of a bezel or a device, a streak of glare), or several
-      STREAK_HEIGHT times as tall as the number (reflections across a meter's glass).
+    - lone strokes, read as 1s: one (the edge of a bezel or a device, a streak of glare), several
+      STREAK_HEIGHT times as tall as the number (reflections across a meter's glass), or hairlines
+      under HAIRLINE of the number's stroke width (a device's edge broken in two, read as 11).
     Returns how many lines were dropped."""
-    heights = [run[2] for line in seg.lines
-               if (run := _uniform_run([c for c in line.candidates if c.kind == "glyph"])) is not None]
-    if not heights:
+    numbers = []
+    for line in seg.lines:
+        glyphs = [c for c in line.candidates if c.kind == "glyph"]
+        if (run := _uniform_run(glyphs)) is not None:
+            numbers.append((run[2], glyphs[run[0] : run[1] + 1]))
+    if not numbers:
         return 0
-    number_h = max(heights)
+    number_h, digits = max(numbers, key=lambda n: n[0])
+    number_stroke: float | None = None  # measured when needed: it reads pixels
     lo, hi = DIAL_ASPECT
     kept = []
     for line in seg.lines:
@@ -1880,8 +1888,13 @@ def drop_lone_marks(seg: Segmentation) -> int:
             c = glyphs[0]
             if strokes or c.h < LABEL_HEIGHT * number_h:
                 continue
-        elif glyphs and strokes and line.height >= STREAK_HEIGHT * number_h:
-            continue
+        elif glyphs and strokes:
+            if line.height >= STREAK_HEIGHT * number_h:
+                continue
+            if number_stroke is None:
+                number_stroke = median_of([stroke_width(c.mask(seg.labels)) for c in digits])
+            if all(c.w < HAIRLINE * number_stroke for c in glyphs):
+                continue
         # (The ink count last: it is the one test that reads pixels.)
         if glyphs and all(
             c.h >= LABEL_HEIGHT * number_h and lo * c.h <= c.w <= hi * c.h

@@ -475,6 +475,14 @@ def test_bold_print_is_not_taken_for_glow() -> None:
     assert cut == 0
 
 
+def test_a_digit_chained_with_the_pieces_of_its_neighbour_stays_in_its_number() -> None:
+    # An LCD 6 chained with the bottom half of the 0 beside it: the chain, short for the number's
+    # line, went back to the loose pieces, and the 6, two digits from the rest, was lost. And the
+    # device's edge broken in two hairlines, a line of its own read as 11 (09.6|11).
+    scene = _meter("lcd", 5029)
+    assert _reader(True).read(scene.image).text == scene.text == "609.6"
+
+
 def test_a_lone_stroke_beside_a_display_is_not_read() -> None:
     # The dark device's edge left of an LCD, alone on its line: read as a 1 (1|4035210).
     _, seg, _, _ = _read_meter("lcd", 1024, True)
