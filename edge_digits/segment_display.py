@@ -1874,15 +1874,18 @@ def drop_lone_marks(seg: Segmentation) -> int:
     for line in seg.lines:
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
         if (run := _uniform_run(glyphs)) is not None:
-            numbers.append((run[2], glyphs[run[0] : run[1] + 1]))
+            numbers.append((run[2], glyphs[run[0] : run[1] + 1], line))
     if not numbers:
         return 0
-    number_h, digits = max(numbers, key=lambda n: n[0])
+    number_h, digits, _ = max(numbers, key=lambda n: n[0])
     number_stroke: float | None = None  # measured when needed: it reads pixels
     lo, hi = DIAL_ASPECT
     kept = []
     for line in seg.lines:
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
+        if any(line is ln for _, _, ln in numbers):
+            kept.append(line)
+            continue
         strokes = all(c.w < LONE_STROKE * c.h for c in glyphs)
         if len(glyphs) == 1:
             c = glyphs[0]
