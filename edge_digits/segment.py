@@ -30,6 +30,7 @@ FULL_ORPHAN = 0.8  # a lone loose piece at least this tall is a digit of its own
 LOOSE_REACH = 1.0  # loose pieces this far beyond a line's ends may belong to it (a broken last digit)
 MERGED_MAX = 1.45  # a digit with its merged fragments is never taller than this
 TOO_TALL = 1.7  # a candidate this much taller than its line is a border, a rule or clutter
+NUMBER_MARKS = 3  # ... unless it is one of this many such candidates in a row (a number)
 LONE_TALL = 2.5  # a mark alone in its line this much taller than the page's strings of digits is clutter
 BAR_ELONGATION = 1.5  # a loose piece this much wider than high is a bar ...
 BAR_REACH = 1.3  # ... and joins a digit it overlaps or touches while together no wider than this
@@ -386,6 +387,16 @@ def _adopt_lone_pieces(lines: list[TextLine]) -> list[TextLine]:
     return out
 
 
+def _is_number(cands: list[Candidate]) -> bool:
+    """At least NUMBER_MARKS marks of one height (within 20%), each next to the one before it."""
+    if len(cands) < NUMBER_MARKS:
+        return False
+    hs = [c.h for c in cands]
+    if max(hs) > 1.2 * min(hs):
+        return False
+    return all(b.x - a.x2 <= 0.5 * max(a.h, b.h) for a, b in itertools.pairwise(cands))
+
+
 def _line_height(cands: list[Candidate]) -> float:
     """The digit height of a line: the upper quartile of its members' heights, because a printed label
     chained into the line is shorter than the handwritten digits beside it and may outnumber them."""
@@ -635,16 +646,23 @@ def segment(
     for chain in chains:
         height = _line_height(chain)
         members = []
+        tall = []
         for c in chain:
             if c.h < FRAGMENT_MAX * height:
                 loose.append(c)
             elif c.h > TOO_TALL * height:
-                dropped.append((c.x, c.y, c.w, c.h))
+                tall.append(c)
             else:
                 members.append(c)
         if members:
             height = _line_height(members)
             lines.append(TextLine(members, height))
+        if _is_number(tall):
+            # A number beside a label of smaller print (THIS SALE $ 558) chains with the label, whose
+            # letters outnumber its digits and set the line's height: it is a line of its own.
+            lines.append(TextLine(tall, _line_height(tall)))
+        else:
+            dropped.extend((c.x, c.y, c.w, c.h) for c in tall)
     lines = _join_continuing(lines)
     _attach_loose(lines, loose, decimal_point)
     lines = _adopt_lone_pieces(lines)

@@ -77,6 +77,13 @@ def test_lone_marks_beside_a_counter_are_not_read(seed: int, counter: str) -> No
     assert "|" not in text and text.startswith(counter)
 
 
+def test_a_number_chained_with_a_label_of_smaller_print_is_read() -> None:
+    # THIS SALE $ 558: the letters outnumber the digits and set the chain's height, and the digits,
+    # almost twice as tall, were dropped as clutter (568.705 alone).
+    scene = make_meter("printed_sign", 1034)
+    assert reader_for("printed_sign", _classifier()).read(scene.image).text == scene.text == "568.705|558"
+
+
 @pytest.mark.parametrize(("category", "seed", "first_way"), [("drum", 1039, "52|5"), ("lcd", 1025, "13")])
 def test_a_reading_without_three_digits_in_a_line_is_read_the_other_way_round(
     category: str, seed: int, first_way: str
