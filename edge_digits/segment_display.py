@@ -116,6 +116,7 @@ HAIRLINE = 0.5
 # Beside a printed number, beyond this share of its height, marks under LABEL_HEIGHT of it are a label.
 LABEL_GAP = 0.35
 LABEL_HEIGHT = 0.75
+LABEL_GAP_RUN = 1.5  # ... and at least this many times the widest gap inside the number
 # A decimal point: a compact blob between this share of the line height and DOT_MAX, on the baseline.
 DOT_MIN = 0.06
 DOT_MAX = 0.4
@@ -1828,6 +1829,10 @@ def drop_small_labels(seg: Segmentation) -> int:
         if run is None:
             continue
         first, last, height = run
+        # A label stands further off than the number's own digits are apart: handwritten digits
+        # spaced as widely as printed words are no labels.
+        inner = max(b.x - a.x2 for a, b in zip(glyphs[first:last], glyphs[first + 1 : last + 1]))
+        word_gap = max(LABEL_GAP * height, LABEL_GAP_RUN * inner)
         cands = sorted(line.candidates, key=lambda c: c.x)
         gone: set[int] = set()
         # Outwards from the number on either side, word by word past the first word gap: a word
@@ -1840,7 +1845,7 @@ def drop_small_labels(seg: Segmentation) -> int:
             prev = start
             for c in rest:
                 gap = c.x - prev.x2 if side == 1 else prev.x - c.x2
-                if gap >= LABEL_GAP * height:
+                if gap >= word_gap:
                     words.append([])
                 if words:
                     words[-1].append(c)

@@ -367,6 +367,14 @@ def test_a_small_digit_inside_a_number_is_no_label(reader):
     assert reader.read(scene.image).text == scene.text
 
 
+def test_a_small_first_digit_spaced_like_the_others_is_no_label(reader):
+    # Handwriting whose middle digits happen to be of one height, as a printed number's are: a smaller
+    # first 8 at the same spacing as theirs was dropped as a label beside a number (5983161).
+    scene = make_scene("desk_sheet", 12)
+    assert scene.text == "85983161"
+    assert reader.read(scene.image).text == scene.text
+
+
 def test_digits_touching_ruled_lines_are_not_removed_with_them_as_a_frame(reader):
     """Ruled lines and a margin line hanging together look like an open frame around the digits to
     the meter-display step; the 6 and the 8 touching the rules must not go with them."""
