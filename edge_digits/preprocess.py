@@ -37,6 +37,9 @@ COLOURED_NOT_PAPER = 0.7
 LOW_SHARE = 0.45
 # The high threshold as a share of the typical stroke contrast: half is where a blurred edge sits.
 HIGH_SHARE = 0.5
+# Faint ink: this share of the high threshold. A blob with no seed but a good part of it this dark is a
+# stroke of a second, paler ink (pencil handwriting on a form whose bold print sets the thresholds).
+FAINT_SHARE = 0.75
 COLOURED = 80  # HSV saturation (0..255) from which a surface counts as coloured
 # Work on a copy whose shorter side is about this many pixels for the background and polarity estimates.
 SMALL_SIDE = 120
@@ -56,6 +59,7 @@ class Preprocessed:
     normalized: np.ndarray  # uint8, illumination flattened, ink dark on white whatever the polarity
     binary: np.ndarray  # uint8, 255 = ink (everything above the low threshold)
     seeds: np.ndarray  # bool, above the high threshold: a blob of `binary` is ink only if it holds a seed
+    faint: np.ndarray  # bool, above FAINT_SHARE of the high threshold (see segment.FAINT_INK)
     polarity: str  # DARK_ON_LIGHT or LIGHT_ON_DARK
     thresholds: tuple[int, int]  # (low, high) ink contrast (0..255 below paper white)
     ink_level: int = 255  # typical stroke-core contrast
@@ -217,5 +221,6 @@ def preprocess(image: np.ndarray, polarity: str = "auto", denoise: bool = True) 
     low, high, core = ink_thresholds(contrast)
     _, binary = cv2.threshold(contrast, low, 255, cv2.THRESH_BINARY)
     seeds = contrast > high
-    return Preprocessed(gray=gray, normalized=normalized, binary=binary, seeds=seeds, polarity=polarity,
-                        thresholds=(low, high), ink_level=core)
+    faint = contrast > int(FAINT_SHARE * high)
+    return Preprocessed(gray=gray, normalized=normalized, binary=binary, seeds=seeds, faint=faint,
+                        polarity=polarity, thresholds=(low, high), ink_level=core)

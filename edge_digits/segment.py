@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 
 # Relative to the height H of the line a component sits in.
+# A blob with no seed is ink all the same when at least this share of it is faint ink (preprocess).
+FAINT_INK = 0.4
 FRAGMENT_MAX = 0.55  # below this a component is a piece of a digit or a mark, not a digit itself
 FULL_ORPHAN = 0.8  # a lone loose piece at least this tall is a digit of its own
 LOOSE_REACH = 1.0  # loose pieces this far beyond a line's ends may belong to it (a broken last digit)
@@ -584,11 +586,13 @@ def segment(
     decimal_point: bool = False,
     seeds: np.ndarray | None = None,
     labelled: tuple[int, np.ndarray, np.ndarray] | None = None,
+    faint: np.ndarray | None = None,
 ) -> Segmentation:
     """Ink mask (uint8, 255 = ink) → lines of digit candidates.
 
     `min_height`/`max_height` bound a digit's height in pixels of this image. With `seeds` (bool, the
-    strong-ink pixels), a blob of the mask counts only if it holds one (hysteresis thresholding).
+    strong-ink pixels), a blob of the mask counts only if it holds one (hysteresis thresholding), or,
+    with `faint` (bool, the faint-ink pixels), if it is digit-sized and FAINT_INK of it is faint ink.
     `labelled` is `components(binary)`'s (n, labels, stats) when the caller has it already; its labels
     are changed in place."""
     n, labels, stats = labelled if labelled is not None else components(binary)
@@ -599,7 +603,13 @@ def segment(
     speck = max(3.0, (0.12 * min_height) ** 2)
     keep = area >= speck
     if seeds is not None:
-        keep &= np.bincount(labels[seeds], minlength=n) > 0
+        seeded = np.bincount(labels[seeds], minlength=n) > 0
+        # A digit-sized blob of a paler ink than the photo's strongest (pencil beside bold print) holds
+        # no seed, yet much of it is well above the faint marks the seeds keep out.
+        pale = ~seeded & keep & (h >= min_height) & (h <= max_height)
+        if faint is not None and pale.any():
+            seeded |= pale & (np.bincount(labels[faint], minlength=n) >= FAINT_INK * area)
+        keep &= seeded
     keep[0] = False
     # Long thin things (rules, a grid, borders, a sheet edge) may carry digits: strip them off first.
     # Whether a thing is long is judged against the typical height of the marks in the image.

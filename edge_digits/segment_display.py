@@ -1831,7 +1831,7 @@ def drop_small_labels(seg: Segmentation) -> int:
         first, last, height = run
         # A label stands further off than the number's own digits are apart: handwritten digits
         # spaced as widely as printed words are no labels.
-        inner = max(b.x - a.x2 for a, b in zip(glyphs[first:last], glyphs[first + 1 : last + 1]))
+        inner = max(b.x - a.x2 for a, b in zip(glyphs[first:last], glyphs[first + 1 : last + 1], strict=True))
         word_gap = max(LABEL_GAP * height, LABEL_GAP_RUN * inner)
         cands = sorted(line.candidates, key=lambda c: c.x)
         gone: set[int] = set()
@@ -1944,11 +1944,13 @@ def segment_display(
     seeds: np.ndarray | None = None,
     gray: np.ndarray | None = None,
     dark_on_light: bool = False,
+    faint: np.ndarray | None = None,
 ) -> tuple[Segmentation, DisplayFixes]:
     """`segment.segment` after opening windows, removing frames and joining seven-segment bars.
 
     `gray` (the image the mask was made from) lets a window be thresholded on its own;
-    `dark_on_light`: the mask was made from dark ink on a light ground (the preprocessing's polarity)."""
+    `dark_on_light`: the mask was made from dark ink on a light ground (the preprocessing's polarity);
+    `faint`: the faint-ink pixels, which keep a pale digit without seeds (see `segment.segment`)."""
     comps = _Components.of(binary)
     work, windows = open_windows(binary, min_height, comps, gray)
     if windows:
@@ -1970,7 +1972,7 @@ def segment_display(
     joined, n_bars, t = join_segments(work, min_height, comps)
     # Nothing changed the mask: the segmenter reuses this labelling instead of making its own.
     labelled = (comps.n, comps.labels, comps.stats) if joined is binary else None
-    seg = segment(joined, min_height, max_height, decimal_point, seeds, labelled)
+    seg = segment(joined, min_height, max_height, decimal_point, seeds, labelled, faint)
     if joined is not work:
         # Candidates keep the joined components' label ids, but their masks come from real ink only.
         seg.labels[work == 0] = 0

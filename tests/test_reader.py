@@ -367,6 +367,14 @@ def test_a_small_digit_inside_a_number_is_no_label(reader):
     assert reader.read(scene.image).text == scene.text
 
 
+def test_pale_handwriting_beside_bold_print_is_read(reader):
+    # Bold black form labels set the ink thresholds: the pale pen strokes held no seed of strong ink,
+    # and all but three of the eleven digits were dropped as faint marks (20|3).
+    scene = make_scene("words_and_numbers", 28)
+    assert scene.text == "5527|382071|036"
+    assert reader.read(scene.image).text == scene.text
+
+
 def test_a_small_first_digit_spaced_like_the_others_is_no_label(reader):
     # Handwriting whose middle digits happen to be of one height, as a printed number's are: a smaller
     # first 8 at the same spacing as theirs was dropped as a label beside a number (5983161).
