@@ -486,11 +486,14 @@ def _merge_overlapping(line: list[Candidate], height: float) -> list[Candidate]:
             union_h = max(p.y2, c.y2) - min(p.y, c.y)
             stacked = _y_overlap(p, c) <= 0.25 * min(p.h, c.h)  # one above the other
             union_w = max(p.x2, c.x2) - min(p.x, c.x)
-            if union_h <= MERGED_MAX * height and (
+            # A number beside a label of smaller print is taller than the line the label's letters
+            # make: the taller piece tells the size of its digit.
+            ref = max(height, p.h, c.h)
+            if union_h <= MERGED_MAX * ref and (
                 # one above the other: the halves of a digit broken across
-                (stacked and ov >= 0.5 * min(p.w, c.w) and min(p.h, c.h) <= 0.8 * height)
+                (stacked and ov >= 0.5 * min(p.w, c.w) and min(p.h, c.h) <= 0.8 * ref)
                 # a short piece against a tall one: a loop cut off its stem by a rule running through
-                or (min(p.h, c.h) <= 0.7 * height and ov >= -0.1 * height and union_w <= height)
+                or (min(p.h, c.h) <= 0.7 * ref and ov >= -0.1 * ref and union_w <= ref)
             ):
                 out[-1] = _union([p, c])
                 continue

@@ -375,6 +375,14 @@ def test_pale_handwriting_beside_bold_print_is_read(reader):
     assert reader.read(scene.image).text == scene.text
 
 
+def test_a_broken_digit_taller_than_its_labels_line_is_one_digit(reader):
+    # THIS SALE $ 604: the label's letters set the line's height, and the stem and loop of the 6,
+    # together far taller than that, were read as two digits (1004).
+    scene = make_scene("words_and_numbers", 7 * 1_000_003 + 7)
+    assert scene.text == "3361|604"
+    assert reader.read(scene.image).text == scene.text
+
+
 def test_a_small_first_digit_spaced_like_the_others_is_no_label(reader):
     # Handwriting whose middle digits happen to be of one height, as a printed number's are: a smaller
     # first 8 at the same spacing as theirs was dropped as a label beside a number (5983161).
