@@ -59,7 +59,7 @@ class Preprocessed:
     normalized: np.ndarray  # uint8, illumination flattened, ink dark on white whatever the polarity
     binary: np.ndarray  # uint8, 255 = ink (everything above the low threshold)
     seeds: np.ndarray  # bool, above the high threshold: a blob of `binary` is ink only if it holds a seed
-    faint: np.ndarray  # bool, above FAINT_SHARE of the high threshold (see segment.FAINT_INK)
+    faint: np.ndarray | None  # bool, above FAINT_SHARE of the high threshold (see segment.FAINT_INK)
     polarity: str  # DARK_ON_LIGHT or LIGHT_ON_DARK
     thresholds: tuple[int, int]  # (low, high) ink contrast (0..255 below paper white)
     ink_level: int = 255  # typical stroke-core contrast
@@ -221,6 +221,7 @@ def preprocess(image: np.ndarray, polarity: str = "auto", denoise: bool = True) 
     low, high, core = ink_thresholds(contrast)
     _, binary = cv2.threshold(contrast, low, 255, cv2.THRESH_BINARY)
     seeds = contrast > high
-    faint = contrast > int(FAINT_SHARE * high)
+    # Pale ink is pencil on paper; pale marks on a display are its unlit segments and glow.
+    faint = contrast > int(FAINT_SHARE * high) if polarity == DARK_ON_LIGHT else None
     return Preprocessed(gray=gray, normalized=normalized, binary=binary, seeds=seeds, faint=faint,
                         polarity=polarity, thresholds=(low, high), ink_level=core)

@@ -240,11 +240,9 @@ class DigitReader:
         t = time.perf_counter()
         min_h = max(float(s.min_digit_pixels), s.min_digit_height * wh)
         max_h = max(min_h + 1.0, s.max_digit_height * wh)
-        dark_on_light = pre.polarity != LIGHT_ON_DARK
         seg, trace.fixes = segment_display(
-            pre.binary, min_h, max_h, s.decimal_point, pre.seeds, pre.gray, dark_on_light,
-            # Pale ink is pencil on paper; pale marks on a display are its unlit segments and glow.
-            pre.faint if dark_on_light else None,
+            pre.binary, min_h, max_h, s.decimal_point, pre.seeds, pre.gray, pre.polarity != LIGHT_ON_DARK,
+            pre.faint,
         )
         timed("segment", t)
         trace.seg = seg

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-# Relative to the height H of the line a component sits in.
 # A blob with no seed is ink all the same when at least this share of it is faint ink (preprocess).
 FAINT_INK = 0.4
+# Relative to the height H of the line a component sits in.
 FRAGMENT_MAX = 0.55  # below this a component is a piece of a digit or a mark, not a digit itself
 FULL_ORPHAN = 0.8  # a lone loose piece at least this tall is a digit of its own
 LOOSE_REACH = 1.0  # loose pieces this far beyond a line's ends may belong to it (a broken last digit)
