@@ -59,10 +59,18 @@ class Preprocessed:
     normalized: np.ndarray  # uint8, illumination flattened, ink dark on white whatever the polarity
     binary: np.ndarray  # uint8, 255 = ink (everything above the low threshold)
     seeds: np.ndarray  # bool, above the high threshold: a blob of `binary` is ink only if it holds a seed
-    faint: np.ndarray | None  # bool, above FAINT_SHARE of the high threshold (see segment.FAINT_INK)
     polarity: str  # DARK_ON_LIGHT or LIGHT_ON_DARK
     thresholds: tuple[int, int]  # (low, high) ink contrast (0..255 below paper white)
     ink_level: int = 255  # typical stroke-core contrast
+    # Contrast above which ink is faint ink (see segment.FAINT_INK); None where no faint ink is kept:
+    # pale ink is pencil on paper, pale marks on a display are its unlit segments and glow.
+    faint_level: int | None = None
+
+    def faint(self) -> np.ndarray:
+        """The faint-ink pixels (bool). Made on demand: most frames have no blob that needs them."""
+        level = 255 if self.faint_level is None else self.faint_level
+        # contrast = 255 - normalized, so contrast > level is normalized < 255 - level.
+        return self.normalized < 255 - level
 
     def ink(self, x: int, y: int, w: int, h: int) -> np.ndarray:
         """Ink strength in a box (uint8, 0 = paper, 255 = full ink): the flattened picture's contrast,
@@ -221,7 +229,6 @@ def preprocess(image: np.ndarray, polarity: str = "auto", denoise: bool = True) 
     low, high, core = ink_thresholds(contrast)
     _, binary = cv2.threshold(contrast, low, 255, cv2.THRESH_BINARY)
     seeds = contrast > high
-    # Pale ink is pencil on paper; pale marks on a display are its unlit segments and glow.
-    faint = contrast > int(FAINT_SHARE * high) if polarity == DARK_ON_LIGHT else None
-    return Preprocessed(gray=gray, normalized=normalized, binary=binary, seeds=seeds, faint=faint,
-                        polarity=polarity, thresholds=(low, high), ink_level=core)
+    faint_level = int(FAINT_SHARE * high) if polarity == DARK_ON_LIGHT else None
+    return Preprocessed(gray=gray, normalized=normalized, binary=binary, seeds=seeds, polarity=polarity,
+                        thresholds=(low, high), ink_level=core, faint_level=faint_level)

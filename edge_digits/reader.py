@@ -242,7 +242,7 @@ class DigitReader:
         max_h = max(min_h + 1.0, s.max_digit_height * wh)
         seg, trace.fixes = segment_display(
             pre.binary, min_h, max_h, s.decimal_point, pre.seeds, pre.gray, pre.polarity != LIGHT_ON_DARK,
-            pre.faint,
+            pre.faint if pre.faint_level is not None else None,
         )
         timed("segment", t)
         trace.seg = seg

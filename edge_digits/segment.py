@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -589,13 +590,14 @@ def segment(
     decimal_point: bool = False,
     seeds: np.ndarray | None = None,
     labelled: tuple[int, np.ndarray, np.ndarray] | None = None,
-    faint: np.ndarray | None = None,
+    faint: Callable[[], np.ndarray] | None = None,
 ) -> Segmentation:
     """Ink mask (uint8, 255 = ink) → lines of digit candidates.
 
     `min_height`/`max_height` bound a digit's height in pixels of this image. With `seeds` (bool, the
     strong-ink pixels), a blob of the mask counts only if it holds one (hysteresis thresholding), or,
-    with `faint` (bool, the faint-ink pixels), if it is digit-sized and FAINT_INK of it is faint ink.
+    with `faint` (giving the faint-ink pixels, bool; called only when a blob needs them), if it is
+    digit-sized and FAINT_INK of it is faint ink.
     `labelled` is `components(binary)`'s (n, labels, stats) when the caller has it already; its labels
     are changed in place."""
     n, labels, stats = labelled if labelled is not None else components(binary)
@@ -611,7 +613,7 @@ def segment(
         # no seed, yet much of it is well above the faint marks the seeds keep out.
         pale = ~seeded & keep & (h >= min_height) & (h <= max_height)
         if faint is not None and pale.any():
-            seeded |= pale & (np.bincount(labels[faint], minlength=n) >= FAINT_INK * area)
+            seeded |= pale & (np.bincount(labels[faint()], minlength=n) >= FAINT_INK * area)
         keep &= seeded
     keep[0] = False
     # Long thin things (rules, a grid, borders, a sheet edge) may carry digits: strip them off first.

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import cv2
@@ -1944,13 +1945,13 @@ def segment_display(
     seeds: np.ndarray | None = None,
     gray: np.ndarray | None = None,
     dark_on_light: bool = False,
-    faint: np.ndarray | None = None,
+    faint: Callable[[], np.ndarray] | None = None,
 ) -> tuple[Segmentation, DisplayFixes]:
     """`segment.segment` after opening windows, removing frames and joining seven-segment bars.
 
     `gray` (the image the mask was made from) lets a window be thresholded on its own;
     `dark_on_light`: the mask was made from dark ink on a light ground (the preprocessing's polarity);
-    `faint`: the faint-ink pixels, which keep a pale digit without seeds (see `segment.segment`)."""
+    `faint`: gives the faint-ink pixels, which keep a pale digit without seeds (see `segment.segment`)."""
     comps = _Components.of(binary)
     work, windows = open_windows(binary, min_height, comps, gray)
     if windows:

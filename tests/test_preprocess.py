@@ -139,3 +139,24 @@ def test_to_gray_accepts_the_usual_layouts():
     assert to_gray(np.zeros((4, 5, 4), np.uint8)).shape == (4, 5)
     assert to_gray(np.zeros((4, 5, 1), np.uint8)).shape == (4, 5)
     assert to_gray(np.zeros((4, 5), np.uint8)).shape == (4, 5)
+
+
+@pytest.mark.parametrize("invert", [False, True])
+def test_pale_pencil_beside_bold_print_is_faint_ink_on_paper_only(invert):
+    # Bold black bars set the ink thresholds; a pale stroke under them holds no seed of strong ink but
+    # is faint ink, on paper. The same picture the other way round (a display) keeps no faint ink.
+    gray = np.full((120, 200), 230, np.uint8)
+    for x in range(15, 120, 15):
+        gray[20:60, x : x + 6] = 20  # bold print
+    gray[20:60, 150:154] = 150  # a pale pen stroke
+    pre = preprocess(255 - gray if invert else gray, "auto")
+    stroke = np.zeros(gray.shape, bool)
+    stroke[22:58, 151:153] = True
+    assert pre.seeds[stroke].mean() < 0.1
+    if invert:
+        assert pre.polarity == LIGHT_ON_DARK and pre.faint_level is None
+        assert not pre.faint().any()
+    else:
+        assert pre.polarity == DARK_ON_LIGHT and pre.faint_level is not None
+        assert pre.faint()[stroke].mean() > 0.9
+        assert not pre.faint()[pre.normalized > 200].any()  # paper is no faint ink

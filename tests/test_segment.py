@@ -364,3 +364,19 @@ def test_two_touching_digits_beside_a_short_1_are_cut_at_their_own_height():
     assert all(found(line, box) for box in scene.boxes[2])
     pair = next(c for c in line.candidates if c.splits)
     assert any(len(s) == 2 for s in pair.splits)
+
+
+def test_a_pale_digit_without_seeds_counts_only_where_much_of_it_is_faint_ink():
+    mask = np.zeros((100, 200), np.uint8)
+    mask[20:70, 40:46] = 255  # a digit-sized stroke of pale ink
+    mask[20:70, 100:106] = 255  # a second one, to make a line
+    mask[20:70, 140:146] = 255
+    seeds = np.zeros(mask.shape, bool)  # bold print elsewhere took the seed level
+    faint = np.zeros(mask.shape, bool)
+    faint[20:70, 40:46] = faint[20:70, 100:106] = faint[20:70, 140:146] = True
+    assert segment(mask.copy(), 20, 90, False, seeds).lines == []
+    kept = segment(mask.copy(), 20, 90, False, seeds, faint=lambda: faint)
+    assert [len(ln.candidates) for ln in kept.lines] == [3]
+    # A pale blob only a fifth of which is faint ink is a faint mark, as without faint ink.
+    faint[30:70] = False
+    assert segment(mask.copy(), 20, 90, False, seeds, faint=lambda: faint).lines == []
