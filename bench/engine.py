@@ -40,11 +40,11 @@ def run() -> str:
     from bench.prototype import read_prototype, read_prototype_fast, train_prototype
     from convert.synth.scenes import CATEGORIES, benchmark_set, frame_640
     from edge_digits.reader import DigitReader
-    from edge_digits.runtime import DigitClassifier
+    from edge_digits.runtime import DigitClassifier, load_turning_model
 
     classifier = DigitClassifier()
     capture = _Capture(classifier)
-    reader = DigitReader(capture)
+    reader = DigitReader(capture, None, load_turning_model())  # as `edge-digits read` reads
 
     t0 = time.perf_counter()
     scenes = benchmark_set(N_PER_CATEGORY, seed=0)

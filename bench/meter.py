@@ -24,12 +24,12 @@ CLIP_CASES = [(category, seed) for category in ("drum", "lcd") for seed in range
 CLIP_RATE_PER_MINUTE = 60.0
 
 
-def reader_for(category: str, classifier: Any) -> Any:
+def reader_for(category: str, classifier: Any, turning: Any = None) -> Any:
     """The reader as a user would configure it for this kind of meter: decimal points are read on
-    displays and signs, never on counter drums."""
+    displays and signs, never on counter drums. `turning`: the turning-drum network, if any."""
     from edge_digits.reader import DigitReader, ReaderSettings
 
-    return DigitReader(classifier, ReaderSettings(decimal_point=category != "drum"))
+    return DigitReader(classifier, ReaderSettings(decimal_point=category != "drum"), turning)
 
 
 @dataclass
@@ -42,10 +42,10 @@ class CategoryScore:
     misses: list[tuple[str, str]] = field(default_factory=list)
 
 
-def score_category(category: str, n: int, seed: int, classifier: Any) -> CategoryScore:
+def score_category(category: str, n: int, seed: int, classifier: Any, turning: Any = None) -> CategoryScore:
     from convert.synth.meters import make_meter
 
-    reader = reader_for(category, classifier)
+    reader = reader_for(category, classifier, turning)
     exact = found = errors = chars = 0
     misses = []
     for i in range(n):
@@ -92,7 +92,7 @@ def meter_config(digits: int, state_file: Path, rate: float = CLIP_RATE_PER_MINU
     })
 
 
-def read_clip(path: Path, fps: float, cfg: Any, classifier: Any) -> list[dict[str, Any]]:
+def read_clip(path: Path, fps: float, cfg: Any, classifier: Any, turning: Any = None) -> list[dict[str, Any]]:
     """Events (readings and rejections) of meter mode over a video file, timed by the clip itself."""
     import cv2
 
@@ -100,7 +100,7 @@ def read_clip(path: Path, fps: float, cfg: Any, classifier: Any) -> list[dict[st
     from edge_digits.daemon import build_reader, build_rules
     from edge_digits.stabilize import Observation, Rejection, Stabilizer, StabilizerSettings
 
-    reader = build_reader(classifier, cfg)
+    reader = build_reader(classifier, cfg, turning)
     s, q = cfg.stabilizer, cfg.quality
     stabilizer = Stabilizer(StabilizerSettings(s.window, s.votes, s.min_confidence), build_rules(cfg))
     limits = quality.QualityLimits(q.dark_below, q.min_contrast, q.blur_ratio, q.min_sharpness, q.history)
@@ -158,13 +158,13 @@ def judge_clip(category: str, events: list[dict[str, Any]], truth: list[str | No
     return ClipResult(category, len(truth), events, truth, decreases, too_fast, wrong, final, agree)
 
 
-def run_clip(category: str, seed: int, classifier: Any, folder: Path) -> ClipResult:
+def run_clip(category: str, seed: int, classifier: Any, folder: Path, turning: Any = None) -> ClipResult:
     from convert.synth.clips import meter_clip
 
     clip = meter_clip(folder / f"meter-{category}-{seed}.avi", seed, category=category)
     digits = len(next(t for t in clip.truth if t is not None))
     cfg = meter_config(digits, folder / f"meter-{category}-{seed}.json")
-    events = read_clip(clip.path, clip.fps, cfg, classifier)
+    events = read_clip(clip.path, clip.fps, cfg, classifier, turning)
     return judge_clip(category, events, clip.truth)
 
 
@@ -173,19 +173,20 @@ def run_clip(category: str, seed: int, classifier: Any, folder: Path) -> ClipRes
 
 def run() -> str:
     from convert.synth.meters import METER_CATEGORIES
-    from edge_digits.runtime import DigitClassifier
+    from edge_digits.runtime import DigitClassifier, load_turning_model
 
     classifier = DigitClassifier()
+    turning = load_turning_model()
     rows = []
     t0 = time.perf_counter()
-    scores = [score_category(c, N_PER_CATEGORY, SEED, classifier) for c in METER_CATEGORIES]
+    scores = [score_category(c, N_PER_CATEGORY, SEED, classifier, turning) for c in METER_CATEGORIES]
     read_s = time.perf_counter() - t0
     for sc in scores:
         rows.append(
             f"| {sc.category} | {sc.n} | {sc.exact / sc.n:.1%} | {sc.found / sc.n:.1%} | {sc.cer:.2%} |"
         )
     with tempfile.TemporaryDirectory() as tmp:
-        clips = [run_clip(c, seed, classifier, Path(tmp)) for c, seed in CLIP_CASES]
+        clips = [run_clip(c, seed, classifier, Path(tmp), turning) for c, seed in CLIP_CASES]
     clip_rows = []
     for (category, seed), r in zip(CLIP_CASES, clips, strict=True):
         emitted = sum(e["type"] == "reading" for e in r.events)

@@ -88,10 +88,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(a)
     _add_train(a)
     _add_evaluate(a)
+    _add_turning(a)
     a.add_argument("--work", type=Path, help=f"working directory; default {DEFAULT_RUNS}/all-<seed>")
     a.add_argument("--out", type=Path, default=DEFAULT_MODELS,
                    help=f"where to ship; default {DEFAULT_MODELS}")
+    tu = sub.add_parser("turning", help="train the turning-drum network; ship it to --out with its manifest")
+    _add_turning(tu)
+    tu.add_argument("--seed", type=int, default=1, help="default 1")
+    tu.add_argument("--work", type=Path, help=f"working directory; default {DEFAULT_RUNS}/turning-<seed>")
+    tu.add_argument("--out", type=Path, default=DEFAULT_MODELS,
+                    help=f"where to ship; default {DEFAULT_MODELS}")
     return parser
+
+
+def _add_turning(p: argparse.ArgumentParser) -> None:
+    from convert.turning import TurningConfig
+
+    d = TurningConfig()
+    p.add_argument("--turning-scenes", type=int, default=d.scenes, metavar="N",
+                   help=f"generated counter photos with a turning drum to learn from; default {d.scenes} "
+                        "(`all`: 0 skips the turning-drum network)")
+    p.add_argument("--turning-epochs", type=int, default=d.epochs, metavar="N", help=f"default {d.epochs}")
 
 
 def _train_config(args: argparse.Namespace) -> Any:
@@ -232,10 +249,32 @@ def cmd_all(args: argparse.Namespace) -> int:
             _copy_atomic(work / name, args.out / name)
     _copy_atomic(work / "manifest.json", args.out / "manifest.json")
     print(f"shipped {args.out / INT8_NAME} with its manifest")
+    if args.turning_scenes > 0:
+        _train_and_ship_turning(args, cfg.seed, work / "turning")
     return 0
 
 
-COMMANDS = {"train": cmd_train, "quantize": cmd_quantize, "evaluate": cmd_evaluate, "all": cmd_all}
+def _train_and_ship_turning(args: argparse.Namespace, seed: int, work: Path) -> None:
+    from convert.turning import TurningConfig, train_turning
+
+    cfg = TurningConfig(scenes=args.turning_scenes, epochs=args.turning_epochs, seed=seed)
+    result = train_turning(cfg, work)
+    print(f"turning-drum network: {result.train_crops} crops, held-apart accuracy int8 "
+          f"{100 * result.accuracy_int8:.2f}% (float {100 * result.accuracy_float:.2f}%) on "
+          f"{result.validation_crops} crops")
+    args.out.mkdir(parents=True, exist_ok=True)
+    _copy_atomic(result.int8_path, args.out / result.int8_path.name)  # the model first, as above
+    _copy_atomic(result.manifest_path, args.out / result.manifest_path.name)
+    print(f"shipped {args.out / result.int8_path.name} with its manifest")
+
+
+def cmd_turning(args: argparse.Namespace) -> int:
+    _train_and_ship_turning(args, args.seed, args.work or DEFAULT_RUNS / f"turning-{args.seed}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "quantize": cmd_quantize, "evaluate": cmd_evaluate, "all": cmd_all,
+            "turning": cmd_turning}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,11 +287,12 @@ def main(argv: list[str] | None = None) -> int:
     from convert.manifest import ManifestError
     from convert.quantize import QuantizeError
     from convert.train import TrainError
+    from convert.turning import TurningError
     from edge_digits.runtime import ModelError
 
     try:
         return COMMANDS[args.command](args)
-    except (DataError, TrainError) as exc:
+    except (DataError, TrainError, TurningError) as exc:
         print(f"edge-digits-convert: error: {exc}", file=sys.stderr)
         return 2
     except (QuantizeError, LegacyModelError, EvaluateError, ManifestError, ModelError) as exc:

@@ -42,6 +42,23 @@ def build_model(num_classes: int = NUM_CLASSES, dropout: float = 0.3) -> Any:
     return keras.Model(inputs, outputs, name="edge_digits_cnn")
 
 
+def build_turning_model(num_classes: int = 10, dropout: float = 0.3) -> Any:
+    """The turning-drum network (convert/turning.py): (None, 28, 28, 1) float 0..255 → softmax over the
+    leaving digit. Three conv blocks are enough for one font family's halves of two digits; it runs
+    only on drums caught turning, a few crops a frame at most."""
+    import keras
+
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+    for k, filters in enumerate((16, 32, 64), 1):
+        x = _conv_bn_relu(keras, x, filters, f"t{k}")
+        x = keras.layers.MaxPooling2D(name=f"tpool{k}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="leaving")(x)
+    return keras.Model(inputs, outputs, name="edge_digits_turning")
+
+
 def build_prototype() -> Any:
     """The prototype's Keras-2 network (10 classes, inputs 0..1), for the legacy fixture and speed tests."""
     import keras

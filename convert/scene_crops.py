@@ -61,7 +61,7 @@ SEED_BASE = 7_000_000
 Box = tuple[int, int, int, int]
 
 
-class _Unclassified:
+class Unclassified:
     """The reader needs a classifier to finish a reading; harvesting needs only its crops."""
 
     def probabilities(self, crops: np.ndarray) -> np.ndarray:
@@ -197,9 +197,9 @@ def harvest(
     handwriting drawn from `train_images`/`train_labels` (MNIST training digits)."""
     from edge_digits.reader import DigitReader, ReaderSettings
 
-    plain = DigitReader(_Unclassified())
+    plain = DigitReader(Unclassified())
     # Displays and signs are read with decimal points on (as in meter mode), so a dot is never a crop.
-    dotted = DigitReader(_Unclassified(), ReaderSettings(decimal_point=True))
+    dotted = DigitReader(Unclassified(), ReaderSettings(decimal_point=True))
     xs: list[np.ndarray] = []
     ys: list[int] = []
     counts: dict[str, int] = {}

@@ -120,6 +120,10 @@ class ModelConfig(Section):
     threads: int = Field(2, ge=1, le=16)
     backend: Literal["ai-edge-litert", "tflite-runtime", "tensorflow.lite"] | None = None
     verify: bool = True
+    # The turning-drum network (a counter drum caught between two digits reads the leaving one);
+    # turning_path None = the one shipped (models/turning_int8.tflite), used when it is there.
+    turning: bool = True
+    turning_path: Path | None = None
 
     @property
     def file(self) -> Path:

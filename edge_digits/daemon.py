@@ -35,7 +35,7 @@ from edge_digits.outputs.base import (
 )
 from edge_digits.outputs.preview import QUIT, PreviewBackend, PreviewError, PreviewOutput, make_backend
 from edge_digits.reading import Reading
-from edge_digits.runtime import DigitClassifier, ModelError
+from edge_digits.runtime import DigitClassifier, ModelError, load_turning_model
 from edge_digits.sources import EndOfStream, FrameSource, SourceError, open_source
 from edge_digits.stabilize import (
     NoRules,
@@ -80,10 +80,15 @@ def load_classifier(cfg: Config) -> DigitClassifier:
     return DigitClassifier(m.file, m.manifest, num_threads=m.threads, backend=m.backend, verify=m.verify)
 
 
-def build_reader(classifier: DigitClassifier, cfg: Config) -> Any:
+def load_turning(cfg: Config) -> DigitClassifier | None:
+    m = cfg.model
+    return load_turning_model(m.turning_path, m.backend, m.verify) if m.turning else None
+
+
+def build_reader(classifier: DigitClassifier, cfg: Config, turning: DigitClassifier | None = None) -> Any:
     from edge_digits.reader import DigitReader
 
-    return DigitReader(classifier, reader_settings(cfg.reader))
+    return DigitReader(classifier, reader_settings(cfg.reader), turning)
 
 
 def build_outputs(cfg: Config, preview_backend: PreviewBackend | None = None) -> dict[str, Output]:
@@ -192,6 +197,7 @@ class Daemon:
         self._reload_requested = False
         self._ready = False
         self.classifier: DigitClassifier | None = None
+        self.turning: DigitClassifier | None = None
         self.reader: Any = None
         self.source: FrameSource | None = None
         self.outputs: dict[str, Output] = {}
@@ -247,9 +253,10 @@ class Daemon:
         self.notifier.status("loading model")
         try:
             self.classifier = load_classifier(self.cfg)
+            self.turning = load_turning(self.cfg)
         except ModelError as exc:
             raise StartupError(f"model: {exc}", EXIT_MODEL) from None
-        self.reader = build_reader(self.classifier, self.cfg)
+        self.reader = build_reader(self.classifier, self.cfg, self.turning)
         self.source = self._open_source(self.cfg)
         self._set_outputs(build_outputs(self.cfg, self.preview_backend), self.cfg)
         log.info(
@@ -492,15 +499,17 @@ class Daemon:
         if not changed:
             log.info("SIGHUP: config unchanged")
             return
-        classifier, reader, source, outputs = self.classifier, self.reader, self.source, None
+        classifier, turning, reader = self.classifier, self.turning, self.reader
+        source, outputs = self.source, None
         if "model" in changed:
             try:
                 classifier = load_classifier(new)
+                turning = load_turning(new)
             except ModelError as exc:
                 raise StartupError(f"model: {exc}", EXIT_MODEL) from None
         if "model" in changed or "reader" in changed:
             assert classifier is not None
-            reader = build_reader(classifier, new)
+            reader = build_reader(classifier, new, turning)
         if "outputs" in changed or "meter" in changed:
             outputs = build_outputs(new, self.preview_backend)
         if "source" in changed:
@@ -514,7 +523,7 @@ class Daemon:
         self.cfg = new
         if source is not self.source and self.source is not None:
             self.source.close()
-        self.classifier, self.reader, self.source = classifier, reader, source
+        self.classifier, self.turning, self.reader, self.source = classifier, turning, reader, source
         if outputs is not None:
             close_outputs(self.outputs)
             self._set_outputs(outputs, new)

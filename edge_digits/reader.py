@@ -8,7 +8,9 @@ two or more cut pieces, and whichever reading the network is surer of wins. A cr
 "reject" is no digit: inside a digit string it becomes '?', at the edge of one it is dropped, and a word
 that is mostly rejects (LITRES, TOTAL) is dropped whole, so the one letter that looks like a 1 or a 0
 does not leak through. A digit under the confidence threshold is reported as '?', never guessed. A
-counter's drum caught turning reads the digit leaving its window, as a counter's value is floored.
+counter's drum caught turning reads the digit leaving its window, as a counter's value is floored: the
+turning-drum network (convert/turning.py), when given, reads that digit from the two halves in the
+window; else, or when it is unsure, the digit network's reading of the digit that shows more decides.
 
 Under automatic polarity a reading with an unknown digit, or without a line of NUMBER_DIGITS digits, is
 read again the other way round (a display lighter than the photo around it), and the second reading
@@ -61,6 +63,10 @@ WIDE_SURE = 0.97  # ... when the cut gives digits at least this sure (a wide 0 c
 # Under automatic polarity, a reading with an unknown digit, or without a line of this many digits, is
 # tried the other way round too.
 NUMBER_DIGITS = 3
+# The turning-drum network decides a turning drum when at least this sure; else the digit network's
+# reading of it stands. On 411 held-apart turning drums: 374 right and 6 wrong this way (at 0.5: 385
+# and 24), against 143 and 14 for the digit network alone, which is '?' on the rest.
+TURNING_SURE = 0.9
 
 
 class Classifier(Protocol):
@@ -169,9 +175,16 @@ class DigitReader:
     """Reads every digit string in an image. One instance per classifier; not thread-safe (the
     interpreter is not)."""
 
-    def __init__(self, classifier: Classifier, settings: ReaderSettings | None = None) -> None:
+    def __init__(
+        self,
+        classifier: Classifier,
+        settings: ReaderSettings | None = None,
+        turning: Classifier | None = None,
+    ) -> None:
         self.classifier = classifier
         self.settings = settings or ReaderSettings()
+        # The turning-drum network (convert/turning.py): the leaving digit of a drum caught turning.
+        self.turning = turning
 
     def read(self, image: Any) -> Reading:
         return self._read(image)[0]
@@ -208,7 +221,7 @@ class DigitReader:
             timings["total"] = _ms(t0)
             return Reading((), (w, h), timings), Trace(work, scale)
         lines, trace = self._pass(work, scale, s.polarity, timings)
-        if s.polarity == "auto" and trace.pre is not None and not _sure_number(lines):
+        if s.polarity == "auto" and trace.pre is not None and not _sure_number(lines, trace):
             # Which way round the marks are is decided for the whole photo. A display of the other
             # polarity than most of the photo (a light LCD on a red pump under white lettering) reads as
             # nothing or as rejects; read the other way round, it may read. That reading is taken when
@@ -216,7 +229,7 @@ class DigitReader:
             # number with its unsure digit lost).
             other = DARK_ON_LIGHT if trace.pre.polarity == LIGHT_ON_DARK else LIGHT_ON_DARK
             other_lines, other_trace = self._pass(work, scale, other, timings)
-            if _sure_number(other_lines) and _longest(other_lines) >= _longest(lines):
+            if _sure_number(other_lines, other_trace) and _longest(other_lines) >= _longest(lines):
                 lines, trace = other_lines, other_trace
         timings["total"] = _ms(t0)
         return Reading(tuple(lines), (w, h), timings), trace
@@ -276,11 +289,16 @@ class DigitReader:
 
         t = time.perf_counter()
         probs = self.classifier.probabilities(batch) if len(batch) else np.zeros((0, 11), np.float32)
+        floors: dict[int, np.ndarray] = {}
+        if self.turning is not None:
+            turning = [whole for row in slots for c, whole, _ in row if c.turning and whole >= 0]
+            if turning:
+                floors = dict(zip(turning, self.turning.probabilities(batch[turning]), strict=True))
         timed("classify", t)
 
         lines = []
         ranked = _Ranked(probs)
-        decided = [self._decide_line(row, ranked) for row in slots]
+        decided = [self._decide_line(row, ranked, floors) for row in slots]
         page = _number_height(decided)
         for items, tline in zip(decided, seg.lines, strict=True):
             if s.drop_words:
@@ -300,7 +318,8 @@ class DigitReader:
         value = str(top) if conf >= self.settings.confidence_threshold else UNKNOWN
         return _Item(box, "digit", value, conf, alt, r.p_second[k], guess=str(top))
 
-    def _decide_line(self, row: list, r: _Ranked) -> list[_Item]:
+    def _decide_line(self, row: list, r: _Ranked, floors: dict[int, np.ndarray]) -> list[_Item]:
+        """The items of one line; `floors`: the turning-drum network's output by crop index."""
         items: list[_Item] = []
         for c, whole, alts in row:
             if whole < 0:
@@ -327,13 +346,24 @@ class DigitReader:
                 if score > best_score:
                     best_pieces, best_first, best_score = pieces, first, score
             if c.turning:
-                items.append(_turning_value(self._item((c.x, c.y, c.w, c.h), r, whole), c.turning))
+                box = (c.x, c.y, c.w, c.h)
+                sure = self._floor_item(box, floors[whole]) if whole in floors else None
+                items.append(sure or _turning_value(self._item(box, r, whole), c.turning))
             elif best_pieces is None:
                 items.append(self._item((c.x, c.y, c.w, c.h), r, whole))
             else:
                 for k, pc in enumerate(best_pieces):
                     items.append(self._item((pc.x, pc.y, pc.w, pc.h), r, best_first + k))
         return items
+
+    def _floor_item(self, box: tuple[int, int, int, int], p: np.ndarray) -> _Item | None:
+        """A turning drum read by the turning-drum network: the leaving digit, with the runner-up as
+        the alternative; None when the network is not sure enough, and the drum is read as before."""
+        top, second = (int(k) for k in np.argsort(-p)[:2])
+        conf = float(p[top])
+        if conf < max(TURNING_SURE, self.settings.confidence_threshold):
+            return None
+        return _Item(box, "digit", str(top), conf, str(second), float(p[second]), drum=True, guess=str(top))
 
     @staticmethod
     def _digit(it: _Item, scale: float) -> Digit:
@@ -390,9 +420,14 @@ def _turning_value(it: _Item, turning: str) -> _Item:
     return replace(it, value=leaving, guess=leaving, alternative=it.value, drum=True)
 
 
-def _sure_number(lines: list[Line]) -> bool:
-    """Whether a reading is a sure number: no unknown digit, and a line of at least NUMBER_DIGITS."""
-    return _longest(lines) >= NUMBER_DIGITS and all(d.value != UNKNOWN for ln in lines for d in ln.digits)
+def _sure_number(lines: list[Line], trace: Trace) -> bool:
+    """Whether a reading is a sure number: no unknown digit, and a line of at least NUMBER_DIGITS.
+
+    A counter's drum caught turning may stay unknown: that is the drum, not the picture's polarity,
+    and the other way round such a counter only gave some wrong digit a chance (8507591 as 8507592|4)."""
+    return _longest(lines) >= NUMBER_DIGITS and all(
+        it.drum or (it.kind != "reject" and it.value != UNKNOWN) for items in trace.items for it in items
+    )
 
 
 def _longest(lines: list[Line]) -> int:

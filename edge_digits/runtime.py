@@ -27,6 +27,9 @@ BACKENDS = (
 )
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "digits_int8.tflite"
 MANIFEST_NAME = "manifest.json"
+# The turning-drum network (convert/turning.py) and its manifest, beside the digit network.
+TURNING_MODEL = DEFAULT_MODEL.with_name("turning_int8.tflite")
+TURNING_MANIFEST = "turning_manifest.json"
 
 
 class ModelError(Exception):
@@ -196,3 +199,20 @@ class DigitClassifier:
         out = np.clip(out, 0.0, None)
         total = out.sum(axis=1, keepdims=True)
         return np.divide(out, total, out=np.full_like(out, 1.0 / self.n_classes), where=total > 0)
+
+
+def load_turning_model(
+    path: str | os.PathLike[str] | None = None, backend: str | None = None, verify: bool = True
+) -> DigitClassifier | None:
+    """The turning-drum network with its manifest (TURNING_MANIFEST beside it), or None when no path
+    is given and none is shipped: turning drums are then read by the digit network alone."""
+    if path is None:
+        if not TURNING_MODEL.is_file():
+            log.info("no turning-drum network at %s: drums caught turning are read by the digit network",
+                     TURNING_MODEL)
+            return None
+        path = TURNING_MODEL
+    path = Path(path)
+    # One thread: it sees a few crops a frame at most, and the digit network has the cores.
+    manifest = path.with_name(TURNING_MANIFEST)
+    return DigitClassifier(path, manifest, num_threads=1, backend=backend, verify=verify)

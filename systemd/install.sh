@@ -9,7 +9,7 @@
 # What goes where:
 #   /opt/edge-digits/venv     runtime-only virtualenv (pip install of the checkout without extras: no
 #                             TensorFlow), root-owned and read-only to the service
-#   /opt/edge-digits/models   the int8 model and its manifest, root-owned (code and model are updated
+#   /opt/edge-digits/models   the int8 models and their manifests, root-owned (code and model are updated
 #                             together; the service cannot modify the model it runs)
 #   /etc/edge-digits/config.yaml   from config.example.yaml, only if missing; 0640 root:root (the service
 #                             gets a copy through systemd's LoadCredential=, see the unit)
@@ -118,8 +118,9 @@ UNIT_DIR="$ROOT/etc/systemd/system"
 UNIT_FILE="$UNIT_DIR/$UNIT"
 WANTS_LINK="$UNIT_DIR/multi-user.target.wants/$UNIT"
 STAMP="$VENV/.edge-digits-install"
-MODEL_FILES=(digits_int8.tflite manifest.json)
+MODEL_FILES=(digits_int8.tflite manifest.json turning_int8.tflite turning_manifest.json)
 MODEL_PATH="/opt/$NAME/models/digits_int8.tflite"  # as the service sees it, whatever --root is
+TURNING_PATH="/opt/$NAME/models/turning_int8.tflite"
 
 CHANGED=0
 say() { echo "install.sh: $*"; }
@@ -290,14 +291,15 @@ set_key() {
 }
 
 # The example config, adjusted for the service:
-# - model.path: the model installed under /opt/edge-digits/models (the package default would look inside
-#   the venv);
+# - model.path, model.turning_path: the models installed under /opt/edge-digits/models (the package
+#   default would look inside the venv);
 # - source.location: 0 instead of null, because null falls back to the bundled sample clip when no camera
 #   is present: a webcam that enumerates late at boot would leave the service reading a video and exiting.
 write_config() {  # write_config EXAMPLE DEST
   local tmp
   tmp="$(mktemp "$2.XXXXXX")"
   set_key model path "$MODEL_PATH" "set by install.sh: the model installed with the service" <"$1" \
+    | set_key model turning_path "$TURNING_PATH" "set by install.sh: installed with the service" \
     | set_key source location 0 "set by install.sh: camera 0 (null would read the sample clip if no camera)" \
     >"$tmp"
   chmod 0640 "$tmp"

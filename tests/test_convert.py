@@ -1,4 +1,5 @@
-"""A tiny end-to-end `edge-digits-convert all`: train → quantize → evaluate → ship, on a few thousand images.
+"""A tiny end-to-end `edge-digits-convert all`: train → quantize → evaluate → ship (and the turning-drum
+network), on a few thousand images.
 
 MNIST's training split is not committed (only the test set is): it is taken from $EDGE_DIGITS_MNIST,
 `../shared/datasets/mnist` beside the checkout, or Keras' cache. Without any of them the training test is
@@ -16,6 +17,7 @@ import pytest
 
 from convert import cli
 from convert.data import ENV_VAR, load_test_set
+from edge_digits.runtime import TURNING_MODEL, load_turning_model
 
 CANDIDATES = (
     os.environ.get(ENV_VAR),
@@ -45,6 +47,7 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("convert")
     args = ["all", "--limit", "4000", "--epochs", "1", "--batch-size", "32", "--no-augment",
             "--synthetic-per-domain", "100", "--scene-crops", "3", "--domain-samples", "50", "--no-latency",
+            "--turning-scenes", "20", "--turning-epochs", "1",
             "--work", str(root / "work"), "--out", str(root / "models")]
     if data_dir:
         args += ["--data", data_dir]
@@ -63,6 +66,8 @@ def test_all_ships_a_verified_int8_model_above_the_floor(shipped: Path) -> None:
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     accuracy = float((probs.argmax(1) == test.y).mean())
     assert accuracy > 0.90, accuracy
+    turning = load_turning_model(shipped / TURNING_MODEL.name)  # shipped by `all` too, and verified
+    assert turning is not None and turning.labels == tuple(str(d) for d in range(10))
 
 
 def test_manifest_report_and_pictures(shipped: Path) -> None:

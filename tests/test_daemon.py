@@ -257,6 +257,14 @@ def test_damaged_model_exits_3(tmp_path: Path, damage: str) -> None:
     assert ("sha256" if damage == "corrupt" else "not found") in result.stderr
 
 
+def test_missing_turning_drum_network_exits_3(tmp_path: Path) -> None:
+    missing = tmp_path / "turning_int8.tflite"
+    config = _config(tmp_path, f"model:\n  turning_path: {missing}\nsource:\n  location: {SAMPLE_CLIP}\n")
+    result = run_cli(["run", "--config", str(config)])
+    assert result.returncode == 3, result.stderr
+    assert str(missing) in result.stderr and "not found" in result.stderr
+
+
 def test_notify_ready_watchdog_status_stopping(tmp_path: Path) -> None:
     sock = NotifySocket()
     config = _config(

@@ -98,7 +98,7 @@ def test_installs_unit_config_and_model(root: Path) -> None:
     assert oct(config.stat().st_mode & 0o7777) == "0o640"
     assert (config.stat().st_uid, config.stat().st_gid) == (os.getuid(), os.getgid())
 
-    for name in ("digits_int8.tflite", "manifest.json"):
+    for name in ("digits_int8.tflite", "manifest.json", "turning_int8.tflite", "turning_manifest.json"):
         installed = root / "opt/edge-digits/models" / name
         assert installed.read_bytes() == (REPO / "models" / name).read_bytes()
         assert oct(installed.stat().st_mode & 0o7777) == "0o644"
@@ -115,6 +115,7 @@ def test_config_is_the_example_adjusted_for_the_service(root: Path) -> None:
     config = root / "etc/edge-digits/config.yaml"
     cfg = load_config(config)
     assert str(cfg.model.path) == MODEL_PATH
+    assert str(cfg.model.turning_path) == MODEL_PATH.replace("digits_int8", "turning_int8")
     # Camera 0, not "unset": unset falls back to the sample clip when no camera is there (yet) at boot.
     assert cfg.source.location == 0
     # Everything else is the example's.
@@ -124,10 +125,10 @@ def test_config_is_the_example_adjusted_for_the_service(root: Path) -> None:
         "source": cfg.source.model_copy(update={"location": example.source.location}),
     })
     assert restored == example
-    # The example's comments survive (it documents every key), and the two changes say why.
+    # The example's comments survive (it documents every key), and the three changes say why.
     text = config.read_text()
-    assert text.count("#") == (REPO / "config.example.yaml").read_text().count("#") + 2
-    assert text.count("set by install.sh") == 2
+    assert text.count("#") == (REPO / "config.example.yaml").read_text().count("#") + 3
+    assert text.count("set by install.sh") == 3
 
 
 def test_second_run_changes_nothing(root: Path) -> None:

@@ -64,6 +64,30 @@ def test_an_unsure_reading_is_read_the_other_way_round_but_never_shortened() -> 
     assert _read_as(reader, DARK_ON_LIGHT, turning.image) == "2803"
 
 
+class _Counting:
+    """The real classifier, counting its invokes (one per reading pass)."""
+
+    def __init__(self, inner: DigitClassifier) -> None:
+        self.inner, self.invokes = inner, 0
+
+    def probabilities(self, crops: np.ndarray) -> np.ndarray:
+        self.invokes += 1
+        return self.inner.probabilities(crops)
+
+
+@pytest.mark.parametrize(
+    ("seed", "roll", "passes", "text"), [(1028, None, 2, "6046492"), (1014, 0.5, 1, "2803?")]
+)
+def test_only_an_unknown_digit_that_is_no_turning_drum_makes_the_reader_try_the_other_polarity(
+    seed: int, roll: float | None, passes: int, text: str
+) -> None:
+    # A turning drum's '?' is the drum, not a picture read the wrong way round: read the other way
+    # round, 8507591 with its last drum turning gave 8507592|4.
+    counting = _Counting(_classifier())
+    assert reader_for("drum", counting).read(make_meter("drum", seed, roll=roll).image).text == text
+    assert counting.invokes == passes
+
+
 @pytest.mark.parametrize(
     ("seed", "counter"),
     # 1004: two reflections across the meter's glass, bars 300 px tall beside a counter of 21 px digits,

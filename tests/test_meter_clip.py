@@ -12,7 +12,7 @@ import pytest
 
 from bench.meter import CLIP_RATE_PER_MINUTE, judge_clip, meter_config, read_clip
 from convert.synth import clips
-from edge_digits.runtime import DEFAULT_MODEL, DigitClassifier
+from edge_digits.runtime import DEFAULT_MODEL, DigitClassifier, load_turning_model
 
 # Clips this build reads to the end (bench/meter.py reports more seeds, including ones it does not).
 CASES = (("drum", 2), ("lcd", 2))
@@ -32,7 +32,8 @@ def test_meter_clip_values_only_rise_within_the_rate_and_end_right(
     clip = clips.meter_clip(tmp_path / "meter.avi", seed, category=category)
     digits = len(clip.truth[0])
     state = tmp_path / "state" / "meter.json"
-    events = read_clip(clip.path, clip.fps, meter_config(digits, state), classifier)
+    # With the turning-drum network, as the daemon reads by default.
+    events = read_clip(clip.path, clip.fps, meter_config(digits, state), classifier, load_turning_model())
     result = judge_clip(category, events, clip.truth)
     readings = [e for e in events if e["type"] == "reading"]
     assert readings, f"nothing emitted; rejections: {[(e['text'], e['reason']) for e in events]}"

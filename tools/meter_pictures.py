@@ -17,16 +17,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.meter import reader_for  # noqa: E402
 from convert.synth.meters import make_meter  # noqa: E402
-from edge_digits.reader import DigitReader, ReaderSettings  # noqa: E402
-from edge_digits.runtime import DigitClassifier  # noqa: E402
+from edge_digits.reader import DigitReader  # noqa: E402
+from edge_digits.runtime import DigitClassifier, load_turning_model  # noqa: E402
 
-PICTURES = (("lcd", 1003), ("led", 1002), ("drum", 1008), ("printed_sign", 1004))
+# (picture name, category, seed, how far the last drum has turned: None = as the seed has it)
+PICTURES = (("lcd", "lcd", 1003, None), ("led", "led", 1002, None), ("drum", "drum", 1008, None),
+            ("drum_turning", "drum", 1003, 0.5), ("printed_sign", "printed_sign", 1004, None))
 WIDTH = 360
 
 
-def picture(reader: DigitReader, category: str, seed: int) -> tuple[np.ndarray, str, str]:
-    scene = make_meter(category, seed)
+def picture(reader: DigitReader, category: str, seed: int, roll: float | None) -> tuple[np.ndarray, str, str]:
+    scene = make_meter(category, seed, roll=roll)
     reading = reader.read(scene.image)
     img = scene.image.copy()
     boxes = [b for line in scene.boxes for b in line] + [d.box.to_list() for d in reading.digits]
@@ -49,11 +52,10 @@ def picture(reader: DigitReader, category: str, seed: int) -> tuple[np.ndarray, 
 def main(argv: list[str]) -> int:
     out = Path(argv[0]) if argv else ROOT / "docs" / "img"
     out.mkdir(parents=True, exist_ok=True)
-    classifier = DigitClassifier()
-    for category, seed in PICTURES:
-        reader = DigitReader(classifier, ReaderSettings(decimal_point=category != "drum"))
-        img, got, want = picture(reader, category, seed)
-        path = out / f"meter_{category}.png"
+    classifier, turning = DigitClassifier(), load_turning_model()
+    for name, category, seed, roll in PICTURES:
+        img, got, want = picture(reader_for(category, classifier, turning), category, seed, roll)
+        path = out / f"meter_{name}.png"
         # A 64-colour palette keeps a photo-like picture small in git.
         from PIL import Image
 

@@ -45,6 +45,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per image (text, lines, boxes)")
     p.add_argument("--debug-dir", type=Path, help="write each image's stage pictures into this directory")
     p.add_argument("--model", type=Path, help="the int8 TFLite model (default: models/digits_int8.tflite)")
+    p.add_argument("--no-turning", action="store_true",
+                   help="read counter drums caught turning without the turning-drum network")
     p.add_argument("--threshold", type=_unit_float, help="confidence under which a digit is shown as '?'")
     p.add_argument("--polarity", choices=POLARITIES, help="ink polarity (default: auto)")
     p.add_argument("--decimal-point", action="store_true", help="report a dot between digits as '.'")
@@ -122,7 +124,7 @@ def _stems(paths: list[Path]) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     from edge_digits.reader import DigitReader, ReaderSettings
-    from edge_digits.runtime import DEFAULT_MODEL, DigitClassifier, ModelError
+    from edge_digits.runtime import DEFAULT_MODEL, DigitClassifier, ModelError, load_turning_model
 
     settings_kw: dict[str, Any] = {}
     if args.threshold is not None:
@@ -134,10 +136,11 @@ def main(args: argparse.Namespace) -> int:
     settings = ReaderSettings(**settings_kw)
     try:
         classifier = DigitClassifier(args.model or DEFAULT_MODEL)
+        turning = None if args.no_turning else load_turning_model()
     except ModelError as exc:
         print(f"edge-digits read: {exc}", file=sys.stderr)
         return EXIT_MODEL
-    reader = DigitReader(classifier, settings)
+    reader = DigitReader(classifier, settings, turning)
 
     try:
         return _read_all(args, reader)
