@@ -101,13 +101,11 @@ def turning_crops(n_scenes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, np.asarray(ys, np.int64)
 
 
-def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augment: bool) -> Any:
+def _training_set(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> Any:
     import keras
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32)[..., None], y))
-    if not augment:
-        return ds.batch(512)
     # Small shifts, zoom and contrast: the cut and the lighting vary; the layout in the window does not.
     jitter = keras.Sequential([
         keras.layers.RandomTranslation(0.05, 0.05, seed=seed),
@@ -142,7 +140,7 @@ def train_turning(cfg: TurningConfig, work: Path) -> TurningResult:
         metrics=["accuracy"],
     )
     start = time.monotonic()
-    hist = model.fit(_dataset(x, y, cfg.batch_size, cfg.seed, True), epochs=cfg.epochs, verbose=2)
+    hist = model.fit(_training_set(x, y, cfg.batch_size, cfg.seed), epochs=cfg.epochs, verbose=2)
     seconds = time.monotonic() - start
     work.mkdir(parents=True, exist_ok=True)
     keras_path = work / KERAS_NAME
