@@ -22,6 +22,11 @@ SEED = 1000
 CLIP_CASES = [(category, seed) for category in ("drum", "lcd") for seed in range(1, 6)]
 # The generated clips rise by one unit every 1–2.5 s: a meter that could do one a second.
 CLIP_RATE_PER_MINUTE = 60.0
+# The turning-drum network: held-apart crops (convert.turning seeds no training used), and counters of
+# the first photos of the set with their last drum turned part of the way.
+TURNING_SEEDS = ((9, 300), (11, 400))  # (seed, photos)
+TURNING_COUNTERS = range(SEED, SEED + 12)
+TURNING_ROLLS = (0.3, 0.5, 0.7)
 
 
 def reader_for(category: str, classifier: Any, turning: Any = None) -> Any:
@@ -168,6 +173,52 @@ def run_clip(category: str, seed: int, classifier: Any, folder: Path, turning: A
     return judge_clip(category, events, clip.truth)
 
 
+# ------------------------------------------------------------------------------------------- turning
+
+
+def turning_rows(classifier: Any, turning: Any) -> list[str]:
+    """Markdown lines: the turning-drum network on held-apart crops, and whole counters read with and
+    without it."""
+    import numpy as np
+
+    from convert.synth.meters import make_meter
+    from convert.turning import turning_crops
+    from edge_digits.reader import TURNING_SURE
+
+    crops = [turning_crops(n, seed) for seed, n in TURNING_SEEDS]
+    x = np.concatenate([c[0] for c in crops])
+    y = np.concatenate([c[1] for c in crops])
+    p = turning.probabilities(x)
+    sure, right = p.max(axis=1) >= TURNING_SURE, p.argmax(axis=1) == y
+    counts = {"with": [0, 0], "without": [0, 0]}  # [exact, with a wrong digit]
+    n_photos = 0
+    readers = {"with": reader_for("drum", classifier, turning), "without": reader_for("drum", classifier)}
+    for seed in TURNING_COUNTERS:
+        for roll in TURNING_ROLLS:
+            scene = make_meter("drum", seed, roll=roll)
+            n_photos += 1
+            for name, reader in readers.items():
+                text = reader.read(scene.image).text
+                counts[name][0] += text == scene.text
+                counts[name][1] += text != scene.text and "?" not in text
+    seeds = ", ".join(f"{seed} ({n} photos)" for seed, n in TURNING_SEEDS)
+    return [
+        f"Turning-drum network (`models/turning_int8.tflite`) on {len(y)} held-apart turning drums "
+        f"(`convert.turning.turning_crops`, seeds {seeds}): at least {TURNING_SURE:.0%} sure on "
+        f"{int(sure.sum())}, of which {int((sure & right).sum())} right and {int((sure & ~right).sum())} "
+        f"wrong; the other {int((~sure).sum())} are left to the digit network. Top class right on "
+        f"{right.mean():.1%} of all.",
+        "",
+        f"Counters {TURNING_COUNTERS[0]}…{TURNING_COUNTERS[-1]} with the last drum turned "
+        f"{', '.join(f'{r:.0%}' for r in TURNING_ROLLS)} of the way ({n_photos} photos):",
+        "",
+        "| reader | exact | a wrong digit (no `?`) |",
+        "|---|---|---|",
+        f"| with the turning-drum network | {counts['with'][0]} | {counts['with'][1]} |",
+        f"| digit network alone | {counts['without'][0]} | {counts['without'][1]} |",
+    ]
+
+
 # ------------------------------------------------------------------------------------------- run
 
 
@@ -185,6 +236,7 @@ def run() -> str:
         rows.append(
             f"| {sc.category} | {sc.n} | {sc.exact / sc.n:.1%} | {sc.found / sc.n:.1%} | {sc.cer:.2%} |"
         )
+    turning_lines = turning_rows(classifier, turning) if turning is not None else []
     with tempfile.TemporaryDirectory() as tmp:
         clips = [run_clip(c, seed, classifier, Path(tmp), turning) for c, seed in CLIP_CASES]
     clip_rows = []
@@ -210,6 +262,8 @@ def run() -> str:
         *rows,
         "",
         f"Reading time: {read_s:.1f} s for {len(scores) * N_PER_CATEGORY} photos.",
+        "",
+        *turning_lines,
         "",
         "Meter mode on generated clips (`convert.synth.clips.meter_clip`, 15 s at 10 fps, the value rising "
         "one unit every 1–2.5 s, with drums caught between digits, glare and blur), max rate "
