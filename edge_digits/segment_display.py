@@ -1788,6 +1788,14 @@ def _turning_drum(
         return None
     ys = np.concatenate([p[1] for p in pieces]) + y0
     xs = np.concatenate([p[2] for p in pieces]) + x0
+    return _turning_candidate(ys, xs, tuple(sorted(p[0] for p in pieces)), x, top, bottom)
+
+
+def _turning_candidate(ys: np.ndarray, xs: np.ndarray, labels: tuple[int, ...], x: float, top: np.ndarray,
+                       bottom: np.ndarray) -> Candidate | None:
+    """The drum at column x whose ink is at (ys, xs), if it is turning, as a candidate of `labels`."""
+    t, b = _band_at(top, bottom, x)
+    height = b - t
     # Level with the counter (it may be photographed tilted): the window's edges run along the band.
     slope = 0.5 * float(top[0] + bottom[0])
     rows = np.unique(np.round(ys - slope * (xs - x)).astype(int))
@@ -1805,8 +1813,89 @@ def _turning_drum(
     if shown < TURNING_READABLE * height:
         kind = "between"  # neither digit shows enough of itself for the network to know it
     bx, by = int(xs.min()), int(ys.min())
-    return Candidate(bx, by, int(xs.max()) - bx + 1, int(ys.max()) - by + 1,
-                     tuple(sorted(p[0] for p in pieces)), turning=kind)
+    return Candidate(bx, by, int(xs.max()) - bx + 1, int(ys.max()) - by + 1, labels, turning=kind)
+
+
+def read_coloured_drums(seg: Segmentation, gray: np.ndarray) -> int:
+    """Read the counter's coloured drums (the red ones at a water meter's right end) on their own.
+
+    On a dark face a red window is lighter than the face, so a light-on-dark mask takes the window for
+    ink with its light digit, or a piece of both: a glyph out of the counter's band where the next
+    drum stands. There the gray picture is thresholded on its own; its lighter part, level with the
+    drums at rest and of their height, is the digit, and replaces the glyph. Returns how many did."""
+    found = 0
+    for line in seg.lines:
+        glyphs = sorted((c for c in line.candidates if c.kind == "glyph"), key=lambda c: c.x)
+        rest = _drums_at_rest(glyphs)
+        if rest is None:
+            continue
+        top, bottom, at_rest, pitch = rest
+        x = at_rest[-1].cx + pitch
+        while True:
+            here = [c for c in glyphs if not c.turning and abs(c.cx - x) <= 0.5 * pitch]
+            if len(here) != 1:
+                break
+            if _level(here[0], top, bottom):
+                x = here[0].cx + pitch  # a drum at rest that the band's first fit left out
+                continue
+            digit = _lighter_digit(seg, gray, here[0], x, pitch, top, bottom)
+            if digit is None:
+                break
+            line.candidates = [digit if c is here[0] else c for c in line.candidates]
+            found += 1
+            x += pitch
+    return found
+
+
+def _level(c: Candidate, top: np.ndarray, bottom: np.ndarray) -> bool:
+    """Whether a glyph fills the counter's band as a drum at rest does."""
+    t, b = _band_at(top, bottom, c.cx)
+    tol = REST_TOLERANCE * max(b - t, 1.0)
+    return abs(c.y - t) <= tol and abs(c.y2 - b) <= tol and abs(c.h - (b - t)) <= tol
+
+
+def _lighter_digit(seg: Segmentation, gray: np.ndarray, old: Candidate, x: float, pitch: float,
+                   top: np.ndarray, bottom: np.ndarray) -> Candidate | None:
+    """The light digit in the drum's place at column x, thresholded there alone, as a candidate that
+    takes the place of `old` in the label image; None when none lies level with the band."""
+    t, b = _band_at(top, bottom, x)
+    height = b - t
+    img_h, img_w = gray.shape
+    x0, x1 = max(0, round(x - 0.5 * pitch)), min(img_w, round(x + 0.5 * pitch))
+    y0, y1 = max(0, round(t - 0.2 * height)), min(img_h, round(b + 0.2 * height))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    patch = gray[y0:y1, x0:x1]
+    _, light = cv2.threshold(patch, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if np.count_nonzero(light) > 0.5 * light.size:
+        return None  # (a light window with a dark digit: not this case)
+    n, sub, st, _ = cv2.connectedComponentsWithStats(light, connectivity=8, ltype=cv2.CV_32S)
+    keep = np.zeros(n, bool)
+    for k in range(1, n):
+        hx, _, hw, _ = (int(v) for v in st[k, :4])
+        centred = abs(x0 + hx + 0.5 * hw - x) <= TURNING_CENTRE * pitch
+        keep[k] = centred and st[k, 3] >= TURNING_PIECE * height
+    mask = keep[sub]
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return None
+    ys, xs = ys + y0, xs + x0
+    lab = int(seg.labels.max()) + 1
+    bx, by = int(xs.min()), int(ys.min())
+    digit: Candidate | None = Candidate(bx, by, int(xs.max()) - bx + 1, int(ys.max()) - by + 1, (lab,))
+    if digit.w > 1.2 * height:
+        return None
+    if not _level(digit, top, bottom):
+        # A coloured drum caught turning: its pieces as a turning drum's, or nothing.
+        digit = _turning_candidate(ys, xs, (lab,), x, top, bottom)
+        if digit is None:
+            return None
+    # The glyph's ink in its box goes; the digit becomes a component of its own.
+    box = seg.labels[old.y : old.y2, old.x : old.x2]
+    box[label_mask(box, old.labels)] = 0
+    region = seg.labels[y0:y1, x0:x1]
+    region[mask & ((region == 0) | label_mask(region, old.labels))] = lab
+    return digit
 
 
 def _without(labels: np.ndarray, c: Candidate, taken: set[int]) -> Candidate:
@@ -1986,6 +2075,8 @@ def segment_display(
     # is skipped (it costs 0.75 ms on a page of handwriting, whose lines pass its first tests).
     if windows or not dark_on_light:
         join_turning_drums(seg)
+        if gray is not None:
+            read_coloured_drums(seg, gray)
     # After the drums: a turning drum's pieces are lone small marks until joined.
     drop_lone_marks(seg)
     dots = place_decimal_points(seg, seeds, gray) if decimal_point else 0
