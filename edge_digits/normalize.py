@@ -9,9 +9,14 @@ marker on a small digit becomes a blob, so strokes are brought to MNIST's weight
 from __future__ import annotations
 
 import functools
+import math
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from edge_digits.segment import DrumWindow
 
 SIZE = 28
 FIT = 20
@@ -147,3 +152,25 @@ def normalize_batch(masks: list[np.ndarray], stroke: float | None = MNIST_STROKE
     if not masks:
         return np.zeros((0, SIZE, SIZE), np.uint8)
     return np.stack([normalize_digit(m, stroke) for m in masks])
+
+
+def window_crop(gray: np.ndarray, window: DrumWindow) -> np.ndarray:
+    """A counter's drum window in the gray picture → 28×28 uint8, turned level with the counter and
+    stretched from its 5th to its 95th percentile, so that its light digits are near 255: what the
+    turning-drum network reads. Unlike a digit's crop it keeps where the window's edges cut the two
+    digits of a turning drum, and the smaller piece a digit crop loses."""
+    norm = math.hypot(1.0, window.slope)
+    c, s = 1.0 / norm, window.slope / norm
+    hw, hh = 0.5 * window.width, 0.5 * window.height
+    x, y = window.cx, window.cy
+    corners = np.float32([
+        (x - c * hw + s * hh, y - s * hw - c * hh),  # top left
+        (x + c * hw + s * hh, y + s * hw - c * hh),  # top right
+        (x - c * hw - s * hh, y - s * hw + c * hh),  # bottom left
+    ])
+    square = np.float32([(0, 0), (SIZE, 0), (0, SIZE)])
+    crop = cv2.warpAffine(gray, cv2.getAffineTransform(corners, square), (SIZE, SIZE),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    lo, hi = np.percentile(crop, (5, 95))
+    scaled = (crop.astype(np.float32) - float(lo)) * (255.0 / max(float(hi - lo), 1.0))
+    return np.clip(scaled, 0, 255).astype(np.uint8)

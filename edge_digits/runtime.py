@@ -30,6 +30,9 @@ MANIFEST_NAME = "manifest.json"
 # The turning-drum network (convert/turning.py) and its manifest, beside the digit network.
 TURNING_MODEL = DEFAULT_MODEL.with_name("turning_int8.tflite")
 TURNING_MANIFEST = "turning_manifest.json"
+# What the turning-drum network is fed (its manifest's data.crop): a drum's whole window
+# (normalize.window_crop). A network trained on anything else reads garbage from it.
+TURNING_CROP = "drum window"
 
 
 class ModelError(Exception):
@@ -215,4 +218,9 @@ def load_turning_model(
     path = Path(path)
     # One thread: it sees a few crops a frame at most, and the digit network has the cores.
     manifest = path.with_name(TURNING_MANIFEST)
-    return DigitClassifier(path, manifest, num_threads=1, backend=backend, verify=verify)
+    network = DigitClassifier(path, manifest, num_threads=1, backend=backend, verify=verify)
+    crop = network.manifest.raw.get("data", {}).get("crop") if network.manifest else TURNING_CROP
+    if crop != TURNING_CROP:
+        raise ModelError(f"{manifest}: data.crop {crop!r}, expected {TURNING_CROP!r} (a network from an "
+                         "older edge-digits); train it anew with `edge-digits-convert turning`")
+    return network

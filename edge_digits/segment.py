@@ -60,6 +60,18 @@ LINE_CENTRE = 0.55
 LINE_HEIGHT_RATIO = 2.3
 
 
+@dataclass(frozen=True)
+class DrumWindow:
+    """Where a counter's drum window stands (working-image pixels): its centre, its size along and
+    across the counter, and the counter's slope (dy/dx) in the photo."""
+
+    cx: float
+    cy: float
+    width: float
+    height: float
+    slope: float
+
+
 @dataclass
 class Candidate:
     """One thing to classify: a set of components (label ids), optionally restricted to a column range."""
@@ -77,6 +89,7 @@ class Candidate:
     # its window shows more, "leaving" (the upper piece) or "entering" (the lower one), or "between"
     # when neither shows enough of itself to be read; "" at rest.
     turning: str = ""
+    window: DrumWindow | None = None  # a turning drum's whole window, for the turning-drum network
 
     @property
     def x2(self) -> int:

@@ -35,6 +35,7 @@ import numpy as np
 from edge_digits.normalize import stroke_width
 from edge_digits.segment import (
     Candidate,
+    DrumWindow,
     Segmentation,
     TextLine,
     components,
@@ -80,6 +81,10 @@ TURNING_TALL = 1.15
 # synthesis's LABEL_SHARE); with less of either in view its answer is a guess.
 TURNING_READABLE = 0.75
 TURNING_CENTRE = 0.3  # a piece's centre lies within this share of the drums' pitch of its drum's
+# A turning drum's window as the turning-drum network sees it: this share of the drums' pitch wide and
+# of the digits' height tall (a window is 1.25 to 1.45 digits tall), around its place in the band.
+WINDOW_WIDTH = 0.9
+WINDOW_HEIGHT = 1.5
 # Beside a window, marks smaller than this share of its digits are the unit, not digits.
 UNIT_HEIGHT = 0.8
 # A window is mostly dark: its ink is at least this share of its filled area.
@@ -1675,10 +1680,21 @@ def join_turning_drums(seg: Segmentation) -> int:
                 # chained with the drum's piece.
                 small = all(c.h < UNIT_HEIGHT * line.height for c in kept)
                 ln.candidates = [] if ln is not line and small else kept
-            line.candidates = sorted([*line.candidates, drum], key=lambda c: c.x)
+            # What else stands in its window is of it too (a sliver of the leaving digit too small to be
+            # a piece): the turning-drum network sees the whole window.
+            line.candidates = sorted([*(c for c in line.candidates if not _in_window(c, drum.window)), drum],
+                                     key=lambda c: c.x)
             found += 1
     seg.lines[:] = [ln for ln in seg.lines if ln.candidates]
     return found
+
+
+def _in_window(c: Candidate, window: DrumWindow | None) -> bool:
+    """Whether a glyph's centre lies in a drum's window."""
+    if window is None or c.kind != "glyph":
+        return False
+    dy = c.cy - (window.cy + window.slope * (c.cx - window.cx))
+    return abs(c.cx - window.cx) <= 0.5 * window.width and abs(dy) <= 0.5 * window.height
 
 
 def _drums_at_rest(
@@ -1788,11 +1804,11 @@ def _turning_drum(
         return None
     ys = np.concatenate([p[1] for p in pieces]) + y0
     xs = np.concatenate([p[2] for p in pieces]) + x0
-    return _turning_candidate(ys, xs, tuple(sorted(p[0] for p in pieces)), x, top, bottom)
+    return _turning_candidate(ys, xs, tuple(sorted(p[0] for p in pieces)), x, pitch, top, bottom)
 
 
-def _turning_candidate(ys: np.ndarray, xs: np.ndarray, labels: tuple[int, ...], x: float, top: np.ndarray,
-                       bottom: np.ndarray) -> Candidate | None:
+def _turning_candidate(ys: np.ndarray, xs: np.ndarray, labels: tuple[int, ...], x: float, pitch: float,
+                       top: np.ndarray, bottom: np.ndarray) -> Candidate | None:
     """The drum at column x whose ink is at (ys, xs), if it is turning, as a candidate of `labels`."""
     t, b = _band_at(top, bottom, x)
     height = b - t
@@ -1813,7 +1829,9 @@ def _turning_candidate(ys: np.ndarray, xs: np.ndarray, labels: tuple[int, ...], 
     if shown < TURNING_READABLE * height:
         kind = "between"  # neither digit shows enough of itself for the network to know it
     bx, by = int(xs.min()), int(ys.min())
-    return Candidate(bx, by, int(xs.max()) - bx + 1, int(ys.max()) - by + 1, labels, turning=kind)
+    window = DrumWindow(x, 0.5 * (t + b), WINDOW_WIDTH * pitch, WINDOW_HEIGHT * height, slope)
+    return Candidate(bx, by, int(xs.max()) - bx + 1, int(ys.max()) - by + 1, labels, turning=kind,
+                     window=window)
 
 
 def read_coloured_drums(seg: Segmentation, gray: np.ndarray) -> int:
@@ -1832,16 +1850,19 @@ def read_coloured_drums(seg: Segmentation, gray: np.ndarray) -> int:
         top, bottom, at_rest, pitch = rest
         x = at_rest[-1].cx + pitch
         while True:
-            here = [c for c in glyphs if not c.turning and abs(c.cx - x) <= 0.5 * pitch]
-            if len(here) != 1:
-                break
-            if _level(here[0], top, bottom):
-                x = here[0].cx + pitch  # a drum at rest that the band's first fit left out
+            here = [c for c in glyphs if abs(c.cx - x) <= 0.5 * pitch]
+            if len(here) != 1 or here[0].turning:
+                break  # (a turning drum there is read already, and the rest of the row with it)
+            old = here[0]
+            if _level(old, top, bottom):
+                x = old.cx + pitch  # a drum at rest that the band's first fit left out
                 continue
-            digit = _lighter_digit(seg, gray, here[0], x, pitch, top, bottom)
+            if np.count_nonzero(old.mask(seg.labels)) < WINDOW_SOLIDITY * old.w * old.h:
+                break  # no solid piece of a window: a digit in pieces (a glowing LED 5), say
+            digit = _lighter_digit(seg, gray, old, x, pitch, top, bottom)
             if digit is None:
                 break
-            line.candidates = [digit if c is here[0] else c for c in line.candidates]
+            line.candidates = [digit if c is old else c for c in line.candidates]
             found += 1
             x += pitch
     return found
@@ -1887,7 +1908,7 @@ def _lighter_digit(seg: Segmentation, gray: np.ndarray, old: Candidate, x: float
         return None
     if not _level(digit, top, bottom):
         # A coloured drum caught turning: its pieces as a turning drum's, or nothing.
-        digit = _turning_candidate(ys, xs, (lab,), x, top, bottom)
+        digit = _turning_candidate(ys, xs, (lab,), x, pitch, top, bottom)
         if digit is None:
             return None
     # The glyph's ink in its box goes; the digit becomes a component of its own.

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from convert.synth.scenes import mnist_test
-from edge_digits.normalize import FIT, INK_AGREES, SIZE, normalize_digit, stroke_width
+from edge_digits.normalize import FIT, INK_AGREES, SIZE, normalize_digit, stroke_width, window_crop
 from edge_digits.preprocess import preprocess
 from edge_digits.runtime import DEFAULT_MODEL, DigitClassifier
+from edge_digits.segment import DrumWindow
 from tests.test_preprocess import finish
 
 
@@ -116,3 +117,26 @@ def test_empty_and_odd_masks_give_an_empty_crop() -> None:
     for mask in (np.zeros((0, 0), np.uint8), np.zeros((5, 5), np.uint8), np.zeros((2, 2, 2), np.uint8)):
         assert not normalize_digit(mask).any()
     assert normalize_digit(np.ones((1, 1), bool)).shape == (SIZE, SIZE)
+
+
+@pytest.mark.parametrize("degrees", [0.0, 20.0])
+def test_a_drum_window_is_cropped_level_with_its_counter_and_its_digits_light(degrees: float) -> None:
+    # A dark window (gray 60) on a darker face, with a light bar (200) across its upper third, the
+    # counter tilted by `degrees`: the crop shows the bar as rows of 255 over 0, wherever the tilt.
+    gray = np.full((200, 200), 20, np.uint8)
+    bar = np.zeros((200, 200), np.uint8)
+    cv2.rectangle(bar, (85, 75), (115, 82), 255, -1)
+    rect = np.zeros((200, 200), np.uint8)
+    cv2.rectangle(rect, (80, 70), (120, 130), 255, -1)
+    turn = cv2.getRotationMatrix2D((100.0, 100.0), -degrees, 1.0)  # (OpenCV turns anticlockwise)
+    rect, bar = (cv2.warpAffine(m, turn, (200, 200), flags=cv2.INTER_NEAREST) for m in (rect, bar))
+    gray[rect > 0] = 60
+    gray[bar > 0] = 200
+    slope = float(np.tan(np.radians(degrees)))
+    crop = window_crop(gray, DrumWindow(100.0, 100.0, 40.0, 60.0, slope))
+    assert crop.shape == (SIZE, SIZE) and crop.dtype == np.uint8
+    rows = crop[:, 6:22].mean(axis=1)
+    # The bar: rows 2.3 to 5.1 of 28 (75..82 of the window's 70..130), full across; below it, none.
+    assert rows[3:5].min() > 200 and rows[8:].max() < 40
+    # Level: the bar's rows are as bright at its left end as at its right.
+    assert abs(float(crop[3:5, 6:10].mean()) - float(crop[3:5, 18:22].mean())) < 30

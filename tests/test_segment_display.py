@@ -12,10 +12,11 @@ import pytest
 
 from edge_digits.reader import DigitReader, ReaderSettings
 from edge_digits.runtime import DigitClassifier
-from edge_digits.segment import segment
+from edge_digits.segment import Candidate, Segmentation, TextLine, segment
 from edge_digits.segment_display import (
     join_segments,
     open_windows,
+    read_coloured_drums,
     remove_dials,
     remove_frames,
     segment_display,
@@ -567,6 +568,9 @@ def test_a_turning_drum_is_one_candidate_at_the_end_of_the_counter(
     counter = max(seg.lines, key=lambda line: len(line.candidates))
     n = len(scene.text)
     assert [c.turning for c in counter.candidates][:n] == [""] * (n - len(turning)) + turning
+    # Each with its window for the turning-drum network: one drum's pitch apart, level with the rest.
+    windows = [c.window for c in counter.candidates if c.turning]
+    assert all(w is not None and w.height > counter.height for w in windows)
     assert read in _reader(False).read(scene.image).text.split("|")
 
 
@@ -687,17 +691,23 @@ def _counter_with_a_red_drum(digits: str = "40217") -> tuple[np.ndarray, np.ndar
 
 def test_a_red_drum_s_digit_is_thresholded_on_its_own() -> None:
     gray, mask = _counter_with_a_red_drum()
-    seg, _ = segment_display(mask, 12, 100, gray=gray, dark_on_light=False)
-    counter = max(seg.lines, key=lambda line: len(line.candidates))
-    *at_rest, last = [c for c in counter.candidates if c.kind == "glyph"]
-    assert len(at_rest) == 4
-    # The digit, as tall as the others and narrower than its window, not the window (64 × 34 px).
-    assert abs(last.h - at_rest[-1].h) <= 3 and last.w < 30 and last.y > 28
+    # As a photo's mask has it: the digits at rest, and of the red window a solid piece (its upper two
+    # thirds, window and digit together, cut off where the shading darkens it).
+    mask[70:, 190:] = 0
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
+    cands = sorted((Candidate(*(int(v) for v in stats[k, :4]), (k,)) for k in range(1, n)), key=lambda c: c.x)
+    assert len(cands) == 5 and cands[-1].h < 45
+    seg = Segmentation(labels, [TextLine(cands, 31.0)], n)
+    assert read_coloured_drums(seg, gray) == 1
+    *at_rest, last = seg.lines[0].candidates
+    assert at_rest == cands[:4]
+    # The digit, as tall as the others and narrower than its window (64 × 34 px).
+    assert abs(last.h - at_rest[-1].h) <= 3 and last.w < 30 and not last.turning
     ink = last.mask(seg.labels) > 0
-    assert (gray[last.y : last.y2, last.x : last.x2][ink] > 150).mean() > 0.9
-    # Without the gray picture the window is no glyph of the counter, nor is its digit.
-    seg, _ = segment_display(mask, 12, 100, dark_on_light=False)
-    assert [c.x2 < 190 for line in seg.lines for c in line.candidates] == [True] * 4
+    assert ink.sum() > 100 and (gray[last.y : last.y2, last.x : last.x2][ink] > 150).mean() > 0.9
+    # Without a row of drums at rest before it, nothing is touched.
+    seg = Segmentation(labels.copy(), [TextLine(cands[2:], 31.0)], n)
+    assert read_coloured_drums(seg, gray) == 0 and seg.lines[0].candidates == cands[2:]
 
 
 @pytest.mark.parametrize(
