@@ -1851,18 +1851,20 @@ def read_coloured_drums(seg: Segmentation, gray: np.ndarray) -> int:
         x = at_rest[-1].cx + pitch
         while True:
             here = [c for c in glyphs if abs(c.cx - x) <= 0.5 * pitch]
-            if len(here) != 1 or here[0].turning:
+            if len(here) > 1 or (here and here[0].turning):
                 break  # (a turning drum there is read already, and the rest of the row with it)
-            old = here[0]
-            if _level(old, top, bottom):
+            old = here[0] if here else None
+            if old is not None and _level(old, top, bottom):
                 x = old.cx + pitch  # a drum at rest that the band's first fit left out
                 continue
-            if np.count_nonzero(old.mask(seg.labels)) < WINDOW_SOLIDITY * old.w * old.h:
+            if old is not None and np.count_nonzero(old.mask(seg.labels)) < WINDOW_SOLIDITY * old.w * old.h:
                 break  # no solid piece of a window: a digit in pieces (a glowing LED 5), say
+            # (Nothing there at all: the window went with the frame it touches, or with its neighbour.)
             digit = _lighter_digit(seg, gray, old, x, pitch, top, bottom)
             if digit is None:
                 break
-            line.candidates = [digit if c is old else c for c in line.candidates]
+            kept = [c for c in line.candidates if c is not old]
+            line.candidates = sorted([*kept, digit], key=lambda c: c.x)
             found += 1
             x += pitch
     return found
@@ -1875,10 +1877,10 @@ def _level(c: Candidate, top: np.ndarray, bottom: np.ndarray) -> bool:
     return abs(c.y - t) <= tol and abs(c.y2 - b) <= tol and abs(c.h - (b - t)) <= tol
 
 
-def _lighter_digit(seg: Segmentation, gray: np.ndarray, old: Candidate, x: float, pitch: float,
+def _lighter_digit(seg: Segmentation, gray: np.ndarray, old: Candidate | None, x: float, pitch: float,
                    top: np.ndarray, bottom: np.ndarray) -> Candidate | None:
     """The light digit in the drum's place at column x, thresholded there alone, as a candidate that
-    takes the place of `old` in the label image; None when none lies level with the band."""
+    takes the place of `old` (if any) in the label image; None when none lies level with the band."""
     t, b = _band_at(top, bottom, x)
     height = b - t
     img_h, img_w = gray.shape
@@ -1911,11 +1913,12 @@ def _lighter_digit(seg: Segmentation, gray: np.ndarray, old: Candidate, x: float
         digit = _turning_candidate(ys, xs, (lab,), x, pitch, top, bottom)
         if digit is None:
             return None
-    # The glyph's ink in its box goes; the digit becomes a component of its own.
-    box = seg.labels[old.y : old.y2, old.x : old.x2]
-    box[label_mask(box, old.labels)] = 0
-    region = seg.labels[y0:y1, x0:x1]
-    region[mask & ((region == 0) | label_mask(region, old.labels))] = lab
+    # The glyph's ink in its box goes; the digit becomes a component of its own, also where the
+    # window's ink was labelled with the frame it touches.
+    if old is not None:
+        box = seg.labels[old.y : old.y2, old.x : old.x2]
+        box[label_mask(box, old.labels)] = 0
+    seg.labels[y0:y1, x0:x1][mask] = lab
     return digit
 
 

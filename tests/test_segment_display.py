@@ -708,6 +708,13 @@ def test_a_red_drum_s_digit_is_thresholded_on_its_own() -> None:
     # Without a row of drums at rest before it, nothing is touched.
     seg = Segmentation(labels.copy(), [TextLine(cands[2:], 31.0)], n)
     assert read_coloured_drums(seg, gray) == 0 and seg.lines[0].candidates == cands[2:]
+    # With no glyph there at all (the window went with a frame it touches: labelled, in no line), the
+    # drum is read all the same.
+    seg = Segmentation(labels.copy(), [TextLine(cands[:4], 31.0)], n)
+    assert read_coloured_drums(seg, gray) == 1
+    found = seg.lines[0].candidates[-1]
+    assert seg.lines[0].candidates[:4] == cands[:4] and abs(found.h - at_rest[-1].h) <= 3
+    assert (found.mask(seg.labels) > 0).sum() == ink.sum()
 
 
 @pytest.mark.parametrize(
