@@ -7,8 +7,8 @@ report '?'. This second, small network learns exactly those windows, as the engi
 (`segment_display.join_turning_drums`) and crops them whole (`normalize.window_crop`: where the
 window's edges cut the two digits is what tells how far the drum has turned), from generated meter
 photos with a drum turned anywhere from ROLL[0] to ROLL[1] of the way, each labelled with the leaving
-digit. The reader asks it about turning
-drums only (edge_digits.reader), so the digit network and its MNIST bar are untouched.
+digit. The reader asks it about turning drums only (edge_digits.reader), so the digit network and its
+MNIST bar are untouched.
 
 The photos come from `convert.synth.meters` with seeds no benchmark or test uses, as the digit network's
 scene crops do (convert.scene_crops).

@@ -1838,9 +1838,10 @@ def read_coloured_drums(seg: Segmentation, gray: np.ndarray) -> int:
     """Read the counter's coloured drums (the red ones at a water meter's right end) on their own.
 
     On a dark face a red window is lighter than the face, so a light-on-dark mask takes the window for
-    ink with its light digit, or a piece of both: a glyph out of the counter's band where the next
-    drum stands. There the gray picture is thresholded on its own; its lighter part, level with the
-    drums at rest and of their height, is the digit, and replaces the glyph. Returns how many did."""
+    ink with its light digit: where the next drum stands there is a solid glyph out of the counter's
+    band, or nothing (the window went with the frame it touches). There the gray picture is
+    thresholded on its own; its lighter part, level with the drums at rest and of their height, is the
+    digit (cut by the window's edges, a turning drum) and takes the glyph's place. Returns how many."""
     found = 0
     for line in seg.lines:
         glyphs = sorted((c for c in line.candidates if c.kind == "glyph"), key=lambda c: c.x)
