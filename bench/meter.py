@@ -176,12 +176,28 @@ def run_clip(category: str, seed: int, classifier: Any, folder: Path, turning: A
 # ------------------------------------------------------------------------------------------- turning
 
 
+def turning_counters(classifier: Any, turning: Any) -> dict[str, list[int]]:
+    """Counters TURNING_COUNTERS turned TURNING_ROLLS of the way, read with the turning-drum network
+    ("with") and without it ("without"): [exact, with a wrong digit (no '?')] for each."""
+    from convert.synth.meters import make_meter
+
+    counts = {"with": [0, 0], "without": [0, 0]}
+    readers = {"with": reader_for("drum", classifier, turning), "without": reader_for("drum", classifier)}
+    for seed in TURNING_COUNTERS:
+        for roll in TURNING_ROLLS:
+            scene = make_meter("drum", seed, roll=roll)
+            for name, reader in readers.items():
+                text = reader.read(scene.image).text
+                counts[name][0] += text == scene.text
+                counts[name][1] += text != scene.text and "?" not in text
+    return counts
+
+
 def turning_rows(classifier: Any, turning: Any) -> list[str]:
     """Markdown lines: the turning-drum network on held-apart crops, and whole counters read with and
     without it."""
     import numpy as np
 
-    from convert.synth.meters import make_meter
     from convert.turning import turning_crops
     from edge_digits.reader import TURNING_SURE
 
@@ -190,17 +206,8 @@ def turning_rows(classifier: Any, turning: Any) -> list[str]:
     y = np.concatenate([c[1] for c in crops])
     p = turning.probabilities(x)
     sure, right = p.max(axis=1) >= TURNING_SURE, p.argmax(axis=1) == y
-    counts = {"with": [0, 0], "without": [0, 0]}  # [exact, with a wrong digit]
-    n_photos = 0
-    readers = {"with": reader_for("drum", classifier, turning), "without": reader_for("drum", classifier)}
-    for seed in TURNING_COUNTERS:
-        for roll in TURNING_ROLLS:
-            scene = make_meter("drum", seed, roll=roll)
-            n_photos += 1
-            for name, reader in readers.items():
-                text = reader.read(scene.image).text
-                counts[name][0] += text == scene.text
-                counts[name][1] += text != scene.text and "?" not in text
+    counts = turning_counters(classifier, turning)
+    n_photos = len(TURNING_COUNTERS) * len(TURNING_ROLLS)
     seeds = ", ".join(f"{seed} ({n} photos)" for seed, n in TURNING_SEEDS)
     return [
         f"Turning-drum network (`models/turning_int8.tflite`) on {len(y)} held-apart turning drums "

@@ -1637,7 +1637,22 @@ def keep_window_lines(seg: Segmentation, windows: list[tuple[int, int, int, int]
     return dropped
 
 
-def join_turning_drums(seg: Segmentation) -> int:
+# A counter's line with its drums at rest: (line, band top, band bottom, drums at rest, pitch).
+CounterBand = tuple[TextLine, np.ndarray, np.ndarray, list[Candidate], float]
+
+
+def counter_bands(seg: Segmentation) -> list[CounterBand]:
+    """The lines that are rows of a counter's drums (see `_drums_at_rest`), with their band; measured
+    once for the two steps that look beyond the drums at rest (turning and coloured drums)."""
+    bands = []
+    for line in seg.lines:
+        glyphs = sorted((c for c in line.candidates if c.kind == "glyph"), key=lambda c: c.x)
+        if (rest := _drums_at_rest(glyphs)) is not None:
+            bands.append((line, *rest))
+    return bands
+
+
+def join_turning_drums(seg: Segmentation, bands: list[CounterBand] | None = None) -> int:
     """Make one candidate, in the counter's line, of each drum caught turning at the counter's right end
     (the last drum, and those a carry turns with it), marked with which of its two digits shows more.
 
@@ -1645,14 +1660,11 @@ def join_turning_drums(seg: Segmentation) -> int:
     the entering one cut by its bottom edge: two pieces, or one when the other is too small to see.
     Segmented like ink on paper, the pieces are merged, dropped as fragments, or chained with the unit
     printed beside the window into a line of their own. Here the drum is looked for where the counter's
-    evenly spaced drums put it, among all the ink there. Returns how many turning drums were found."""
+    evenly spaced drums put it, among all the ink there. `bands`: `counter_bands(seg)`, when measured
+    already. Returns how many turning drums were found."""
     found = 0
-    for line in list(seg.lines):
+    for line, top, bottom, at_rest, pitch in counter_bands(seg) if bands is None else bands:
         glyphs = sorted((c for c in line.candidates if c.kind == "glyph"), key=lambda c: c.x)
-        rest = _drums_at_rest(glyphs)
-        if rest is None:
-            continue
-        top, bottom, at_rest, pitch = rest
         owned = {lab for c in at_rest for lab in c.labels}
         drums: list[Candidate] = []
         x = at_rest[-1].cx
@@ -1710,15 +1722,7 @@ def _drums_at_rest(
     bottom = _theil_sen(xs, np.array([c.y2 for c in glyphs], np.float64))
     if top is None or bottom is None:
         return None
-    height = np.polyval(bottom, xs) - np.polyval(top, xs)
-    tol = REST_TOLERANCE * np.maximum(height, 1.0)
-    # (Top, bottom and height: the two pieces of a turning drum may reach just as far out either way.)
-    level = (
-        (np.abs([c.y for c in glyphs] - np.polyval(top, xs)) <= tol)
-        & (np.abs([c.y2 for c in glyphs] - np.polyval(bottom, xs)) <= tol)
-        & (np.abs([c.h for c in glyphs] - height) <= tol)
-    )
-    at_rest = [c for c, ok in zip(glyphs, level, strict=True) if ok]
+    at_rest = [c for c in glyphs if _level(c, top, bottom)]
     if len(at_rest) < 3:
         return None
     # Evenly spaced, some drums perhaps missing in between (read as no digit at rest), but not at the
@@ -1834,21 +1838,20 @@ def _turning_candidate(ys: np.ndarray, xs: np.ndarray, labels: tuple[int, ...], 
                      window=window)
 
 
-def read_coloured_drums(seg: Segmentation, gray: np.ndarray) -> int:
+def read_coloured_drums(seg: Segmentation, gray: np.ndarray, bands: list[CounterBand] | None = None) -> int:
     """Read the counter's coloured drums (the red ones at a water meter's right end) on their own.
 
     On a dark face a red window is lighter than the face, so a light-on-dark mask takes the window for
     ink with its light digit: where the next drum stands there is a solid glyph out of the counter's
     band, or nothing (the window went with the frame it touches). There the gray picture is
     thresholded on its own; its lighter part, level with the drums at rest and of their height, is the
-    digit (cut by the window's edges, a turning drum) and takes the glyph's place. Returns how many."""
+    digit (cut by the window's edges, a turning drum) and takes the glyph's place. `bands`: as for
+    `join_turning_drums`. Returns how many."""
     found = 0
-    for line in seg.lines:
+    for line, top, bottom, at_rest, pitch in counter_bands(seg) if bands is None else bands:
+        if not line.candidates:
+            continue  # (a line a turning drum took the pieces of)
         glyphs = sorted((c for c in line.candidates if c.kind == "glyph"), key=lambda c: c.x)
-        rest = _drums_at_rest(glyphs)
-        if rest is None:
-            continue
-        top, bottom, at_rest, pitch = rest
         x = at_rest[-1].cx + pitch
         while True:
             here = [c for c in glyphs if abs(c.cx - x) <= 0.5 * pitch]
@@ -1872,7 +1875,8 @@ def read_coloured_drums(seg: Segmentation, gray: np.ndarray) -> int:
 
 
 def _level(c: Candidate, top: np.ndarray, bottom: np.ndarray) -> bool:
-    """Whether a glyph fills the counter's band as a drum at rest does."""
+    """Whether a glyph fills the counter's band as a drum at rest does. (Top, bottom and height: the two
+    pieces of a turning drum may reach just as far out either way.)"""
     t, b = _band_at(top, bottom, c.cx)
     tol = REST_TOLERANCE * max(b - t, 1.0)
     return abs(c.y - t) <= tol and abs(c.y2 - b) <= tol and abs(c.h - (b - t)) <= tol
@@ -2099,9 +2103,10 @@ def segment_display(
     # A counter in a dark-on-light picture shows its drums in windows; without one there, the step
     # is skipped (it costs 0.75 ms on a page of handwriting, whose lines pass its first tests).
     if windows or not dark_on_light:
-        join_turning_drums(seg)
+        bands = counter_bands(seg)
+        join_turning_drums(seg, bands)
         if gray is not None:
-            read_coloured_drums(seg, gray)
+            read_coloured_drums(seg, gray, bands)
     # After the drums: a turning drum's pieces are lone small marks until joined.
     drop_lone_marks(seg)
     dots = place_decimal_points(seg, seeds, gray) if decimal_point else 0

@@ -662,7 +662,7 @@ def test_turning_drums_are_looked_for_only_where_a_counter_can_be(monkeypatch) -
     from edge_digits.preprocess import preprocess
 
     calls: list[int] = []
-    monkeypatch.setattr(sd, "join_turning_drums", lambda seg: calls.append(1) or 0)
+    monkeypatch.setattr(sd, "join_turning_drums", lambda seg, bands=None: calls.append(1) or 0)
     page = pytest.importorskip("convert.synth.scenes").make_scene("single_line", 3)
     pre = preprocess(page.image)
     h = page.image.shape[0]
@@ -730,3 +730,13 @@ def test_a_red_drum_on_a_dark_face_is_read(seed: int, read: str, turning: str) -
     counter = max(seg.lines, key=lambda line: len(line.candidates))
     assert counter.candidates[-1].turning == turning
     assert read in _reader(False).read(scene.image).text.split("|")
+
+
+def test_a_glowing_led_digit_in_pieces_is_no_coloured_drum() -> None:
+    # make_meter("led", 5015) (911415): the glow parts the last 5's bars, taller than the digits before
+    # it, where a counter's next drum would stand. No solid piece of a window: it was read as a drum
+    # ('91141?').
+    scene = _meter("led", 5015)
+    seg, _, _ = _segment_photo(scene.image, True)
+    assert not any(c.turning for line in seg.lines for c in line.candidates)
+    assert _reader(True).read(scene.image).text == scene.text == "911415"

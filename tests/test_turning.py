@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.meter import reader_for
+from bench.meter import reader_for, turning_counters
 from convert import cli
 from convert.synth.meters import make_meter
 from convert.turning import turning_crops
@@ -86,20 +86,13 @@ def test_a_drum_caught_turning_reads_the_leaving_digit(seed: int, roll: float) -
 
 
 def test_counters_read_more_right_and_no_more_wrong_with_the_network() -> None:
-    digits, turning = _models()
-    with_network, without = reader_for("drum", digits, turning), reader_for("drum", digits)
-    right = {"with": 0, "without": 0}
-    wrong = {"with": 0, "without": 0}
-    for seed in range(1000, 1012):
-        for roll in (0.3, 0.5, 0.7):
-            scene = make_meter("drum", seed, roll=roll)
-            for name, reader in (("with", with_network), ("without", without)):
-                text = reader.read(scene.image).text
-                right[name] += text == scene.text
-                wrong[name] += text != scene.text and "?" not in text
+    # Counters 1000…1011 turned 30, 50 and 70% of the way (36 photos), as the meter benchmark reads them.
+    counts = turning_counters(*_models())
+    right = {name: c[0] for name, c in counts.items()}
+    wrong = {name: c[1] for name, c in counts.items()}
     # Measured 2026-11-28 (drum windows): 30 right and 4 wrong with it, 3 and 6 without (of 36). The
     # wrong ones are counters the segmentation broke up or lost a drum of, which no network mends.
-    assert right["with"] >= right["without"] + 15, right
+    assert right["with"] >= right["without"] + 15 and right["with"] >= 27, right
     assert wrong["with"] <= wrong["without"], wrong
 
 
@@ -129,3 +122,16 @@ def test_the_daemon_loads_the_network_unless_told_not_to() -> None:
 
     assert isinstance(load_turning(load_config(None, {})), DigitClassifier)
     assert load_turning(load_config(None, {"model.turning": False})) is None
+
+
+def test_a_sliver_in_a_turning_drum_s_window_goes_with_the_drum() -> None:
+    # make_meter("drum", 1006) turned 70% (4→5): a sliver of the leaving 4 under the window's top edge,
+    # too small to be a piece, was a glyph of its own beside the drum; the two made a word of a reject
+    # and were dropped (0583310), or the sliver was read as a second drum (058331044).
+    digits, turning = _models()
+    scene = make_meter("drum", 1006, roll=0.7)
+    reading, trace = reader_for("drum", digits, turning).read_traced(scene.image)
+    assert reading.text == scene.text == "05833104"
+    assert trace is not None and trace.seg is not None
+    counter = max(trace.seg.lines, key=lambda line: len(line.candidates))
+    assert len(counter.candidates) == 8 and counter.candidates[-1].turning == "entering"
