@@ -123,6 +123,10 @@ HAIRLINE = 0.5
 LABEL_GAP = 0.35
 LABEL_HEIGHT = 0.75
 LABEL_GAP_RUN = 1.5  # ... and at least this many times the widest gap inside the number
+# A unit starts within this many of the number's heights after its end.
+UNIT_REACH = 1.5
+# A mark with this share of its box on a digit is part of what surrounds that digit.
+ON_DIGIT = 0.7
 # A decimal point: a compact blob between this share of the line height and DOT_MAX, on the baseline.
 DOT_MIN = 0.06
 DOT_MAX = 0.4
@@ -152,6 +156,8 @@ HAND_HOLES = 0.2  # ... holes of at most this share of its ink
 # ... or a scale: at least DIAL_TICKS notches in its hole's outline, each this share of its size deep.
 DIAL_TICK = 0.05
 DIAL_TICKS = 4
+# A ring broken open leaves arcs and the pointer, none wider than this share of its height.
+DIAL_PIECE_WIDTH = 1.6
 
 
 @dataclass(frozen=True)
@@ -1982,7 +1988,7 @@ def drop_small_labels(seg: Segmentation) -> int:
     return dropped
 
 
-def drop_lone_marks(seg: Segmentation) -> int:
+def drop_lone_marks(seg: Segmentation, bands: list[CounterBand] | None = None) -> int:
     """Beside a printed number (a uniform run of glyphs on some line), lines that are no number:
 
     - thin round rings only: a meter's dials whose rings the blur or the glare broke open (no hole,
@@ -1992,18 +1998,27 @@ def drop_lone_marks(seg: Segmentation) -> int:
       letters went as fragments (the O of HYDRO over a counter, read as a 0);
     - lone strokes, read as 1s: one (the edge of a bezel or a device, a streak of glare), several
       STREAK_HEIGHT times as tall as the number (reflections across a meter's glass), or hairlines
-      under HAIRLINE of the number's stroke width (a device's edge broken in two, read as 11).
-    Returns how many lines were dropped."""
+      under HAIRLINE of the number's stroke width (a device's edge broken in two, read as 11);
+    - marks all under LABEL_HEIGHT of the number just beyond its right end, level with it: the unit
+      printed after a counter or a display (the m and 3 of m³, read as 1773);
+    - marks lying each on a digit of the number: pieces of the window or frame around that digit.
+
+    A number is a uniform run of glyphs, or a counter's drums at rest (`bands`: `counter_bands(seg)`;
+    drums stand further apart than a run's digits). Returns how many lines were dropped."""
     numbers = []
     for line in seg.lines:
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
         if (run := _uniform_run(glyphs)) is not None:
             numbers.append((run[2], glyphs[run[0] : run[1] + 1], line))
+    for line, _, _, at_rest, _ in bands or ():
+        if line in seg.lines and not any(line is ln for _, _, ln in numbers):
+            numbers.append((median_of([c.h for c in at_rest]), at_rest, line))
     if not numbers:
         return 0
     number_h, digits, _ = max(numbers, key=lambda n: n[0])
     number_stroke: float | None = None  # measured when needed: it reads pixels
-    lo, hi = DIAL_ASPECT
+    # The number lines' glyphs, beyond the run: a unit follows the line's last, a frame sits on any.
+    whole = [[c for c in ln.candidates if c.kind == "glyph"] for _, _, ln in numbers]
     kept = []
     for line in seg.lines:
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
@@ -2022,17 +2037,51 @@ def drop_lone_marks(seg: Segmentation) -> int:
                 number_stroke = median_of([stroke_width(c.mask(seg.labels)) for c in digits])
             if all(c.w < HAIRLINE * number_stroke for c in glyphs):
                 continue
-        # (The ink count last: it is the one test that reads pixels.)
-        if glyphs and all(
-            c.h >= LABEL_HEIGHT * number_h and lo * c.h <= c.w <= hi * c.h
-            and np.count_nonzero(c.mask(seg.labels)) <= DIAL_INK * c.w * c.h
-            for c in glyphs
-        ):
+        if glyphs and any(_unit_of(glyphs, number) or _on_digits(glyphs, number) for number in whole):
+            continue
+        # (The ink tests last: they read pixels.)
+        if glyphs and _dial_parts(glyphs, seg.labels, number_h):
             continue
         kept.append(line)
     dropped = len(seg.lines) - len(kept)
     seg.lines[:] = kept
     return dropped
+
+
+def _unit_of(marks: list[Candidate], digits: list[Candidate]) -> bool:
+    """Are `marks` the unit printed after the number `digits`: all smaller than LABEL_HEIGHT of them,
+    starting past the last digit's middle and within UNIT_REACH of its height of its end, level with it?"""
+    last = digits[-1]
+    h = median_of([c.h for c in digits])
+    start = min(c.x for c in marks)
+    return (
+        last.cx < start <= last.x2 + UNIT_REACH * h
+        and all(c.h < LABEL_HEIGHT * h and last.y - 0.5 * h <= c.y + c.h / 2 <= last.y2 + 0.5 * h
+                for c in marks)
+    )
+
+
+def _on_digits(marks: list[Candidate], digits: list[Candidate]) -> bool:
+    """Does each of `marks` lie mostly (ON_DIGIT of its box) on one of the number's `digits`?"""
+
+    def on(m: Candidate, d: Candidate) -> bool:
+        ix = min(m.x2, d.x2) - max(m.x, d.x)
+        iy = min(m.y2, d.y2) - max(m.y, d.y)
+        return ix > 0 and iy > 0 and ix * iy >= ON_DIGIT * m.w * m.h
+
+    return all(any(on(m, d) for d in digits) for m in marks)
+
+
+def _dial_parts(marks: list[Candidate], labels: np.ndarray, number_h: float) -> bool:
+    """Are `marks` a dial of a meter's face whose ring the blur or the glare broke open: thin ink (at
+    most DIAL_INK of each box), at least one of them a round ring of the number's size or more, the
+    rest arcs of rings or the pointer (none wider than DIAL_PIECE_WIDTH of its height)?"""
+    lo, hi = DIAL_ASPECT
+    ring = any(c.h >= LABEL_HEIGHT * number_h and lo * c.h <= c.w <= hi * c.h for c in marks)
+    return ring and all(
+        c.w <= DIAL_PIECE_WIDTH * c.h and np.count_nonzero(c.mask(labels)) <= DIAL_INK * c.w * c.h
+        for c in marks
+    )
 
 
 def _uniform_run(glyphs: list[Candidate]) -> tuple[int, int, float] | None:
@@ -2102,13 +2151,14 @@ def segment_display(
     # Last: what a turning drum shows is smaller than a digit, and the steps before drop such marks.
     # A counter in a dark-on-light picture shows its drums in windows; without one there, the step
     # is skipped (it costs 0.75 ms on a page of handwriting, whose lines pass its first tests).
+    bands = None
     if windows or not dark_on_light:
         bands = counter_bands(seg)
         join_turning_drums(seg, bands)
         if gray is not None:
             read_coloured_drums(seg, gray, bands)
     # After the drums: a turning drum's pieces are lone small marks until joined.
-    drop_lone_marks(seg)
+    drop_lone_marks(seg, bands)
     dots = place_decimal_points(seg, seeds, gray) if decimal_point else 0
     fixes = DisplayFixes(tuple(windows), tuple(frames), n_bars, t, dots, tuple(dials), glowing)
     return seg, fixes
