@@ -123,8 +123,10 @@ HAIRLINE = 0.5
 LABEL_GAP = 0.35
 LABEL_HEIGHT = 0.75
 LABEL_GAP_RUN = 1.5  # ... and at least this many times the widest gap inside the number
-# A unit starts within this many of the number's heights after its end.
+# A unit starts within this many of the number's heights after its end ...
 UNIT_REACH = 1.5
+# ... or, in a counter's line, further than this many drum pitches past the last drum.
+UNIT_PITCHES = 1.5
 # A mark with this share of its box on a digit is part of what surrounds that digit.
 ON_DIGIT = 0.7
 # A decimal point: a compact blob between this share of the line height and DOT_MAX, on the baseline.
@@ -1844,6 +1846,29 @@ def _turning_candidate(ys: np.ndarray, xs: np.ndarray, labels: tuple[int, ...], 
                      window=window)
 
 
+def drop_counter_units(seg: Segmentation, bands: list[CounterBand]) -> int:
+    """Drop the unit printed after a counter (the 3 of m³, read as a ninth drum) from the counter's
+    line: marks smaller than UNIT_HEIGHT of the drums, more than UNIT_PITCHES of the drums' pitch past
+    the last drum. Drums, at rest or turning, follow one another a pitch apart. Returns how many."""
+    dropped = 0
+    for line, _, _, at_rest, pitch in bands:
+        drum_h = median_of([c.h for c in at_rest])
+        last = at_rest[-1]
+        kept = []
+        for c in sorted(line.candidates, key=lambda c: c.x):
+            if c.kind != "glyph" or c.cx <= last.cx:
+                kept.append(c)
+            elif c.cx - last.cx <= UNIT_PITCHES * pitch:
+                kept.append(c)
+                last = c
+            elif c.h < UNIT_HEIGHT * drum_h:
+                dropped += 1
+            else:
+                kept.append(c)
+        line.candidates = kept
+    return dropped
+
+
 def read_coloured_drums(seg: Segmentation, gray: np.ndarray, bands: list[CounterBand] | None = None) -> int:
     """Read the counter's coloured drums (the red ones at a water meter's right end) on their own.
 
@@ -1999,9 +2024,9 @@ def drop_lone_marks(seg: Segmentation, bands: list[CounterBand] | None = None) -
     - lone strokes, read as 1s: one (the edge of a bezel or a device, a streak of glare), several
       STREAK_HEIGHT times as tall as the number (reflections across a meter's glass), or hairlines
       under HAIRLINE of the number's stroke width (a device's edge broken in two, read as 11);
-    - marks all under LABEL_HEIGHT of the number just beyond its right end, level with it: the unit
-      printed after a counter or a display (the m and 3 of m³, read as 1773);
-    - marks lying each on a digit of the number: pieces of the window or frame around that digit.
+    - marks all under LABEL_HEIGHT of a counter's drums just beyond its right end, level with it: the
+      unit printed after it (the m and 3 of m³, read as 1773);
+    - marks lying each on a drum's digit: pieces of the outline of its window.
 
     A number is a uniform run of glyphs, or a counter's drums at rest (`bands`: `counter_bands(seg)`;
     drums stand further apart than a run's digits). Returns how many lines were dropped."""
@@ -2010,15 +2035,17 @@ def drop_lone_marks(seg: Segmentation, bands: list[CounterBand] | None = None) -
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
         if (run := _uniform_run(glyphs)) is not None:
             numbers.append((run[2], glyphs[run[0] : run[1] + 1], line))
+    counters = [line for line, *_ in bands or () if line in seg.lines]
     for line, _, _, at_rest, _ in bands or ():
-        if line in seg.lines and not any(line is ln for _, _, ln in numbers):
+        if line in counters and not any(line is ln for _, _, ln in numbers):
             numbers.append((median_of([c.h for c in at_rest]), at_rest, line))
     if not numbers:
         return 0
     number_h, digits, _ = max(numbers, key=lambda n: n[0])
     number_stroke: float | None = None  # measured when needed: it reads pixels
-    # The number lines' glyphs, beyond the run: a unit follows the line's last, a frame sits on any.
-    whole = [[c for c in ln.candidates if c.kind == "glyph"] for _, _, ln in numbers]
+    # The counters' glyphs, beyond the drums at rest: a unit follows the last, a window sits on any.
+    # (Handwritten lines of a sheet start and end anywhere, and their heights vary.)
+    whole = [[c for c in ln.candidates if c.kind == "glyph"] for ln in counters]
     kept = []
     for line in seg.lines:
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
@@ -2040,7 +2067,7 @@ def drop_lone_marks(seg: Segmentation, bands: list[CounterBand] | None = None) -
         if glyphs and any(_unit_of(glyphs, number) or _on_digits(glyphs, number) for number in whole):
             continue
         # (The ink tests last: they read pixels.)
-        if glyphs and _dial_parts(glyphs, seg.labels, number_h):
+        if glyphs and _dials(glyphs, seg.labels, number_h, broken=bool(counters)):
             continue
         kept.append(line)
     dropped = len(seg.lines) - len(kept)
@@ -2049,7 +2076,7 @@ def drop_lone_marks(seg: Segmentation, bands: list[CounterBand] | None = None) -
 
 
 def _unit_of(marks: list[Candidate], digits: list[Candidate]) -> bool:
-    """Are `marks` the unit printed after the number `digits`: all smaller than LABEL_HEIGHT of them,
+    """Are `marks` the unit printed after the counter `digits`: all smaller than LABEL_HEIGHT of them,
     starting past the last digit's middle and within UNIT_REACH of its height of its end, level with it?"""
     last = digits[-1]
     h = median_of([c.h for c in digits])
@@ -2062,7 +2089,7 @@ def _unit_of(marks: list[Candidate], digits: list[Candidate]) -> bool:
 
 
 def _on_digits(marks: list[Candidate], digits: list[Candidate]) -> bool:
-    """Does each of `marks` lie mostly (ON_DIGIT of its box) on one of the number's `digits`?"""
+    """Does each of `marks` lie mostly (ON_DIGIT of its box) on one of a counter's `digits`?"""
 
     def on(m: Candidate, d: Candidate) -> bool:
         ix = min(m.x2, d.x2) - max(m.x, d.x)
@@ -2072,16 +2099,21 @@ def _on_digits(marks: list[Candidate], digits: list[Candidate]) -> bool:
     return all(any(on(m, d) for d in digits) for m in marks)
 
 
-def _dial_parts(marks: list[Candidate], labels: np.ndarray, number_h: float) -> bool:
-    """Are `marks` a dial of a meter's face whose ring the blur or the glare broke open: thin ink (at
-    most DIAL_INK of each box), at least one of them a round ring of the number's size or more, the
-    rest arcs of rings or the pointer (none wider than DIAL_PIECE_WIDTH of its height)?"""
+def _dials(marks: list[Candidate], labels: np.ndarray, number_h: float, broken: bool) -> bool:
+    """Are `marks` dials: thin ink (at most DIAL_INK of each box), round rings of the number's size or
+    more? `broken` (beside a counter, on a meter's face): at least one ring, the rest arcs of rings the
+    blur or the glare broke open, or the pointer, none wider than DIAL_PIECE_WIDTH of its height. (On
+    a sheet, a handwritten 0 is such a ring and its neighbours such pieces.)"""
     lo, hi = DIAL_ASPECT
-    ring = any(c.h >= LABEL_HEIGHT * number_h and lo * c.h <= c.w <= hi * c.h for c in marks)
-    return ring and all(
-        c.w <= DIAL_PIECE_WIDTH * c.h and np.count_nonzero(c.mask(labels)) <= DIAL_INK * c.w * c.h
-        for c in marks
-    )
+
+    def ring(c: Candidate) -> bool:
+        return c.h >= LABEL_HEIGHT * number_h and lo * c.h <= c.w <= hi * c.h
+
+    if broken:
+        shapes = any(ring(c) for c in marks) and all(c.w <= DIAL_PIECE_WIDTH * c.h for c in marks)
+    else:
+        shapes = all(ring(c) for c in marks)
+    return shapes and all(np.count_nonzero(c.mask(labels)) <= DIAL_INK * c.w * c.h for c in marks)
 
 
 def _uniform_run(glyphs: list[Candidate]) -> tuple[int, int, float] | None:
@@ -2157,6 +2189,7 @@ def segment_display(
         join_turning_drums(seg, bands)
         if gray is not None:
             read_coloured_drums(seg, gray, bands)
+        drop_counter_units(seg, bands)
     # After the drums: a turning drum's pieces are lone small marks until joined.
     drop_lone_marks(seg, bands)
     dots = place_decimal_points(seg, seeds, gray) if decimal_point else 0

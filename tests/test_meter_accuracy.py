@@ -110,6 +110,14 @@ def test_lone_marks_beside_a_counter_are_not_read(seed: int, counter: str) -> No
     assert "|" not in text and text.startswith(counter)
 
 
+@pytest.mark.parametrize(("seed", "counter"), [(5038, "67857394"), (6022, "91916")])
+def test_the_unit_after_a_counter_is_no_drum_of_it(seed: int, counter: str) -> None:
+    # The 3 of m³ chains into the counter's line, a ninth drum (678573943, 919163); it stands further
+    # past the last drum than the next drum would.
+    text = reader_for("drum", _classifier(), _turning()).read(make_meter("drum", seed).image).text
+    assert text == counter
+
+
 def test_a_number_chained_with_a_label_of_smaller_print_is_read() -> None:
     # THIS SALE $ 558: the letters outnumber the digits and set the chain's height, and the digits,
     # almost twice as tall, were dropped as clutter (568.705 alone).
