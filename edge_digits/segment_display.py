@@ -123,6 +123,8 @@ HAIRLINE = 0.5
 LABEL_GAP = 0.35
 LABEL_HEIGHT = 0.75
 LABEL_GAP_RUN = 1.5  # ... and at least this many times the widest gap inside the number
+# A display's digit without a bottom bar (4, 7) is at least this share of its neighbours' height.
+SHORT_DIGIT = 0.8
 # A unit starts within this many of the number's heights after its end ...
 UNIT_REACH = 1.5
 # ... or, in a counter's line, further than this many drum pitches past the last drum.
@@ -2118,16 +2120,25 @@ def _dials(marks: list[Candidate], labels: np.ndarray, number_h: float, broken: 
 
 def _uniform_run(glyphs: list[Candidate]) -> tuple[int, int, float] | None:
     """The longest run of at least three neighbouring glyphs of one height (within 8% of their
-    median) at a number's spacing: (first index, last index, median height), or None."""
+    median) at a number's spacing: (first index, last index, median height), or None. A display's 4
+    and 7 have no bottom bar: a glyph down to SHORT_DIGIT of the height counts when its top is level
+    with its neighbour's."""
     best = None
     start = 0
+
+    def fits(k: int, first: int, last: int, h: float) -> bool:
+        c = glyphs[k]
+        if 0.92 * h <= c.h <= 1.08 * h:
+            return True
+        beside = [glyphs[j] for j in (k - 1, k + 1) if first <= j <= last]
+        return SHORT_DIGIT * h <= c.h < h and any(abs(c.y - n.y) <= 0.08 * h for n in beside)
+
     while start < len(glyphs):
         end = start
         while end + 1 < len(glyphs):
-            members = glyphs[start : end + 2]
-            h = median_of([c.h for c in members])
+            h = median_of([c.h for c in glyphs[start : end + 2]])
             a, b = glyphs[end], glyphs[end + 1]
-            if b.x - a.x2 > 0.5 * h or any(not 0.92 * h <= c.h <= 1.08 * h for c in members):
+            if b.x - a.x2 > 0.5 * h or not all(fits(k, start, end + 1, h) for k in range(start, end + 2)):
                 break
             end += 1
         if end - start + 1 >= 3 and (best is None or end - start > best[1] - best[0]):

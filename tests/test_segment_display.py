@@ -484,9 +484,12 @@ def test_a_digit_chained_with_the_pieces_of_its_neighbour_stays_in_its_number() 
     assert _reader(True).read(scene.image).text == scene.text == "609.6"
 
 
-def test_a_lone_stroke_beside_a_display_is_not_read() -> None:
-    # The dark device's edge left of an LCD, alone on its line: read as a 1 (1|4035210).
-    _, seg, _, _ = _read_meter("lcd", 1024, True)
+@pytest.mark.parametrize("seed", [1024, 6001])
+def test_a_lone_stroke_beside_a_display_is_not_read(seed: int) -> None:
+    # The dark device's edge left of an LCD, alone on its line: read as a 1 (1|4035210). In 6001 the
+    # display's 4 has no bottom bar, shorter than the digits beside it, and the number (30.45) was
+    # not taken for one (1|30.45).
+    _, seg, _, _ = _read_meter("lcd", seed, True)
     assert not any(len(line.candidates) == 1 for line in seg.lines)
 
 
