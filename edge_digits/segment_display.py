@@ -1887,11 +1887,15 @@ def read_coloured_drums(seg: Segmentation, gray: np.ndarray, bands: list[Counter
         glyphs = sorted((c for c in line.candidates if c.kind == "glyph"), key=lambda c: c.x)
         x = at_rest[-1].cx + pitch
         while True:
-            here = [c for c in glyphs if abs(c.cx - x) <= 0.5 * pitch]
+            # (What covers the place counts too: a number's touching digits, found as one wide glyph,
+            # are no window; re-read, the place's digit would be read twice.)
+            here = [c for c in glyphs if abs(c.cx - x) <= 0.5 * pitch or c.x < x < c.x2]
             if len(here) > 1 or (here and here[0].turning):
                 break  # (a turning drum there is read already, and the rest of the row with it)
             old = here[0] if here else None
             if old is not None and _level(old, top, bottom):
+                if old.cx + pitch <= x:
+                    break  # (wider than a drum: no drum)
                 x = old.cx + pitch  # a drum at rest that the band's first fit left out
                 continue
             if old is not None and np.count_nonzero(old.mask(seg.labels)) < WINDOW_SOLIDITY * old.w * old.h:

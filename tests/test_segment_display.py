@@ -743,3 +743,12 @@ def test_a_glowing_led_digit_in_pieces_is_no_coloured_drum() -> None:
     seg, _, _ = _segment_photo(scene.image, True)
     assert not any(c.turning for line in seg.lines for c in line.candidates)
     assert _reader(True).read(scene.image).text == scene.text == "911415"
+
+
+def test_touching_digits_of_a_sign_are_not_read_again_as_coloured_drums() -> None:
+    # make_meter("printed_sign", 6030): the light digits of a sign are level and evenly spaced like a
+    # counter's drums, and the last three touch (one wide glyph, 080). Where the next drum would stand
+    # nothing was centred, so its place was thresholded again and read as a drum: 0 and 0 twice over
+    # (470708000).
+    scene = _meter("printed_sign", 6030)
+    assert _reader(True).read(scene.image).text == scene.text == "16399.90|4707080"
