@@ -69,6 +69,8 @@ NUMBER_DIGITS = 3
 # them wrong (at 0.5: 489 and 6). Its first network, which saw the digit crop instead of the window,
 # was this sure of 352 of 411, 5 of them wrong.
 TURNING_SURE = 0.9
+# A row with a drum caught turning holds at least this many sure digits at rest.
+COUNTER_DIGITS = 2
 
 
 class Classifier(Protocol):
@@ -302,7 +304,7 @@ class DigitReader:
 
         lines = []
         ranked = _Ranked(probs)
-        decided = [self._decide_line(row, ranked, floors) for row in slots]
+        decided = [_counter_drums_only(self._decide_line(row, ranked, floors)) for row in slots]
         page = _number_height(decided)
         for items, tline in zip(decided, seg.lines, strict=True):
             if s.drop_words:
@@ -422,6 +424,17 @@ def _turning_value(it: _Item, turning: str) -> _Item:
         return replace(it, drum=True)
     leaving = str((int(it.value) - 1) % 10)
     return replace(it, value=leaving, guess=leaving, alternative=it.value, drum=True)
+
+
+def _counter_drums_only(items: list[_Item]) -> list[_Item]:
+    """A drum caught turning ends a counter's row of digits. A printed word's letters are level and
+    evenly spaced as drums are, and where the next drum would stand, the word's end or the face
+    beside it passes for one; with no sure digit of its own beside it, it is no drum."""
+    if not any(it.drum for it in items):
+        return items
+    if sum(it.kind == "digit" and not it.drum and it.value != UNKNOWN for it in items) >= COUNTER_DIGITS:
+        return items
+    return [it for it in items if not it.drum]
 
 
 def _sure_number(lines: list[Line], trace: Trace) -> bool:

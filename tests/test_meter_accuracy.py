@@ -101,9 +101,10 @@ def test_only_an_unknown_digit_that_is_no_turning_drum_makes_the_reader_try_the_
     # glare band, read as a 0 (91400?|0). 6002, 6017, 6026: dials whose rings broke into arcs, with the
     # pointer or a tick beside them (18691341|0, 68323|1, 811653|01). 6005, 6015: the m3 printed after
     # a tilted counter, a line of its own (707067|1773, 113755|773). 5002: the outline of the last
-    # drum's window, on that drum, read as a 2, and the m3 (113171|2|1773).
+    # drum's window, on that drum, read as a 2, and the m3 (113171|2|1773). 6021: the letters of the
+    # face's word, level and evenly spaced as drums are, with a "turning drum" found after them (?|95009).
     [(1004, "206702"), (1009, "78644"), (5018, "91400"), (6002, "18691341"), (6017, "68323"),
-     (6026, "811653"), (6005, "707067"), (6015, "113755"), (5002, "113171")],
+     (6026, "811653"), (6005, "707067"), (6015, "113755"), (5002, "113171"), (6021, "95009")],
 )
 def test_lone_marks_beside_a_counter_are_not_read(seed: int, counter: str) -> None:
     text = reader_for("drum", _classifier(), _turning()).read(make_meter("drum", seed).image).text
