@@ -127,8 +127,9 @@ LABEL_GAP_RUN = 1.5  # ... and at least this many times the widest gap inside th
 SHORT_DIGIT = 0.8
 # A unit starts within this many of the number's heights after its end ...
 UNIT_REACH = 1.5
-# ... or, in a counter's line, further than this many drum pitches past the last drum.
-UNIT_PITCHES = 1.5
+# ... or, in a counter's line, further than this many drum pitches past the last drum (a turning
+# drum's piece lies within a fifth of a pitch of its drum's place, a pitch on).
+UNIT_PITCHES = 1.3
 # A mark with this share of its box on a digit is part of what surrounds that digit.
 ON_DIGIT = 0.7
 # A decimal point: a compact blob between this share of the line height and DOT_MAX, on the baseline.

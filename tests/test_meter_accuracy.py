@@ -111,10 +111,10 @@ def test_lone_marks_beside_a_counter_are_not_read(seed: int, counter: str) -> No
     assert "|" not in text and text.startswith(counter)
 
 
-@pytest.mark.parametrize(("seed", "counter"), [(5038, "67857394"), (6022, "91916")])
+@pytest.mark.parametrize(("seed", "counter"), [(5038, "67857394"), (6022, "91916"), (6019, "340980")])
 def test_the_unit_after_a_counter_is_no_drum_of_it(seed: int, counter: str) -> None:
-    # The 3 of m³ chains into the counter's line, a ninth drum (678573943, 919163); it stands further
-    # past the last drum than the next drum would.
+    # The 3 of m³ (or the whole m³) chains into the counter's line, one drum too many (678573943,
+    # 919163, 340980?); it stands further past the last drum than the next drum would.
     text = reader_for("drum", _classifier(), _turning()).read(make_meter("drum", seed).image).text
     assert text == counter
 
