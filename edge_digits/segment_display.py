@@ -1658,7 +1658,7 @@ def counter_bands(seg: Segmentation) -> list[CounterBand]:
     bands = []
     for line in seg.lines:
         glyphs = sorted((c for c in line.candidates if c.kind == "glyph"), key=lambda c: c.x)
-        if (rest := _drums_at_rest(glyphs)) is not None:
+        if (rest := _drums_at_rest(glyphs, seg.labels)) is not None:
             bands.append((line, *rest))
     return bands
 
@@ -1721,7 +1721,7 @@ def _in_window(c: Candidate, window: DrumWindow | None) -> bool:
 
 
 def _drums_at_rest(
-    glyphs: list[Candidate],
+    glyphs: list[Candidate], labels: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[Candidate], float] | None:
     """The band (top and bottom as linear functions of x) of a counter's drums at rest, those drums and
     their pitch: at least three glyphs lined up within REST_TOLERANCE of the band and evenly spaced, as
@@ -1752,12 +1752,32 @@ def _drums_at_rest(
     xs = np.array([c.cx for c in at_rest])
     top = np.polyfit(xs, [c.y for c in at_rest], 1)
     bottom = np.polyfit(xs, [c.y2 for c in at_rest], 1)
-    # The last drums may lie within the tolerance and still be turning (just started, or nearly done).
-    while at_rest and _turned(at_rest[-1].y, at_rest[-1].y2, *_band_at(top, bottom, at_rest[-1].cx)):
+    # The last drums may lie within the tolerance and still be turning (just started, or nearly done,
+    # or half-way with the two digits' ends merged into one glyph, one above the other).
+    while at_rest and (_turned(at_rest[-1].y, at_rest[-1].y2, *_band_at(top, bottom, at_rest[-1].cx))
+                       or (labels is not None and _stacked(at_rest[-1], labels))):
         at_rest.pop()
     if len(at_rest) < 3:
         return None
     return top, bottom, at_rest, pitch
+
+
+def _stacked(c: Candidate, labels: np.ndarray) -> bool:
+    """Is glyph c pieces one above the other, no row shared: the foot of a drum's leaving digit over
+    the head of its entering one? (Asked of a counter's last drums only.)"""
+    if len(c.labels) < 2:
+        return False
+    # (Slivers of the window's edges are no piece of a digit.)
+    spans = sorted((y, y + h) for (_, y, _, h), _ in _piece_boxes(c, labels).values()
+                   if h >= TURNING_PIECE * c.h)
+    if len(spans) < 2:
+        return False
+    reach = spans[0][1]
+    for top, bottom in spans[1:]:
+        if top >= reach:
+            return True
+        reach = max(reach, bottom)
+    return False
 
 
 def _band_at(top: np.ndarray, bottom: np.ndarray, x: float) -> tuple[float, float]:

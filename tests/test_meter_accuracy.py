@@ -119,6 +119,13 @@ def test_the_unit_after_a_counter_is_no_drum_of_it(seed: int, counter: str) -> N
     assert text == counter
 
 
+def test_a_half_way_drum_in_one_glyph_is_read_by_the_turning_network() -> None:
+    # make_meter("drum", 5021): 1→2 half-way, the foot of the 1 over the head of the 2, merged into one
+    # glyph level with the drums at rest: read by the digit network as '?' (4570420?).
+    text = reader_for("drum", _classifier(), _turning()).read(make_meter("drum", 5021).image).text
+    assert text == "45704201"
+
+
 def test_a_number_chained_with_a_label_of_smaller_print_is_read() -> None:
     # THIS SALE $ 558: the letters outnumber the digits and set the chain's height, and the digits,
     # almost twice as tall, were dropped as clutter (568.705 alone).

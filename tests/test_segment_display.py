@@ -14,6 +14,7 @@ from edge_digits.reader import DigitReader, ReaderSettings
 from edge_digits.runtime import DigitClassifier
 from edge_digits.segment import Candidate, Segmentation, TextLine, segment
 from edge_digits.segment_display import (
+    _stacked,
     join_segments,
     open_windows,
     read_coloured_drums,
@@ -553,8 +554,11 @@ def test_a_window_whose_digits_the_threshold_filled_in_is_opened() -> None:
     # 6→7 at 0.65, its pieces chained with the unit m3 into a line of their own (415946|7177?). 1009:
     # 299→300 at 0.59, three drums turning in an opened window (all dropped: 78644). 1030: 7→8 at 0.54,
     # its two pieces as far above and below the drums at rest as to pass for one (read 40856). 1034,
-    # 1019, 1009 and 1030 show neither digit enough for the network (it read 2 for the 6): '?'.
+    # 1019, 1009 and 1030 show neither digit enough for the network (it read 2 for the 6): '?'. 5021:
+    # 1→2 half-way, the foot of the 1 and the head of the 2 merged into one glyph of the band's height
+    # (taken for a drum at rest); the turning-drum network reads it 1 (tests/test_meter_accuracy.py).
     [
+        (5021, ["between"], "4570420?"),
         (1007, ["entering"], "98515142"),
         (1018, ["entering"], "68866600"),
         (1034, ["between"], "97060?"),
@@ -752,3 +756,16 @@ def test_touching_digits_of_a_sign_are_not_read_again_as_coloured_drums() -> Non
     # (470708000).
     scene = _meter("printed_sign", 6030)
     assert _reader(True).read(scene.image).text == scene.text == "16399.90|4707080"
+
+
+def test_a_glyph_is_stacked_only_of_pieces_one_above_the_other() -> None:
+    labels = np.zeros((60, 40), np.int32)
+    labels[10:20, 10:30] = 1  # the foot of a leaving 1
+    labels[26:38, 12:30] = 2  # the head of an entering 2, below it with a gap
+    labels[38:39, 12:20] = 3  # a sliver of the window's edge
+    assert _stacked(Candidate(10, 10, 20, 29, (1, 2, 3)), labels)
+    # Side by side (rows shared), or one piece and a sliver: no.
+    labels[26:38, 12:30] = 0
+    labels[12:22, 31:38] = 2
+    assert not _stacked(Candidate(10, 10, 28, 12, (1, 2)), labels)
+    assert not _stacked(Candidate(10, 10, 20, 29, (1, 3)), labels)
