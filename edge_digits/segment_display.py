@@ -2045,7 +2045,7 @@ def drop_lone_marks(seg: Segmentation, bands: list[CounterBand] | None = None) -
 
     - thin round rings only: a meter's dials whose rings the blur or the glare broke open (no hole,
       so no dial for `remove_dials`), read as 0s (a printed 0 is taller than wide, a display's 0 is
-      made of thick bars);
+      made of thick bars); beside a counter, also with arcs of rings and pointers (see `_dials`);
     - one mark under LABEL_HEIGHT of the number: the letter left of a printed word whose other
       letters went as fragments (the O of HYDRO over a counter, read as a 0);
     - lone strokes, read as 1s: one (the edge of a bezel or a device, a streak of glare), several
@@ -2062,9 +2062,11 @@ def drop_lone_marks(seg: Segmentation, bands: list[CounterBand] | None = None) -
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
         if (run := _uniform_run(glyphs)) is not None:
             numbers.append((run[2], glyphs[run[0] : run[1] + 1], line))
-    counters = [line for line, *_ in bands or () if line in seg.lines]
-    for line, _, _, at_rest, _ in bands or ():
-        if line in counters and not any(line is ln for _, _, ln in numbers):
+    # (Lines by identity: equal candidates would make two lines equal.)
+    alive = {id(ln) for ln in seg.lines}
+    counters = [(line, at_rest) for line, _, _, at_rest, _ in bands or () if id(line) in alive]
+    for line, at_rest in counters:
+        if not any(line is ln for _, _, ln in numbers):
             numbers.append((median_of([c.h for c in at_rest]), at_rest, line))
     if not numbers:
         return 0
@@ -2072,7 +2074,7 @@ def drop_lone_marks(seg: Segmentation, bands: list[CounterBand] | None = None) -
     number_stroke: float | None = None  # measured when needed: it reads pixels
     # The counters' glyphs, beyond the drums at rest: a unit follows the last, a window sits on any.
     # (Handwritten lines of a sheet start and end anywhere, and their heights vary.)
-    whole = [[c for c in ln.candidates if c.kind == "glyph"] for ln in counters]
+    whole = [[c for c in ln.candidates if c.kind == "glyph"] for ln, _ in counters]
     kept = []
     for line in seg.lines:
         glyphs = [c for c in line.candidates if c.kind == "glyph"]
