@@ -38,6 +38,8 @@ from edge_digits.segment import (
     DrumWindow,
     Segmentation,
     TextLine,
+    _x_overlap,
+    _y_overlap,
     components,
     label_mask,
     long_thin,
@@ -125,7 +127,7 @@ LABEL_HEIGHT = 0.75
 LABEL_GAP_RUN = 1.5  # ... and at least this many times the widest gap inside the number
 # A display's digit without a bottom bar (4, 7) is at least this share of its neighbours' height.
 SHORT_DIGIT = 0.8
-# A unit starts within this many of the number's heights after its end ...
+# The unit after a counter, on a line of its own, starts within this many drum heights of its end ...
 UNIT_REACH = 1.5
 # ... or, in a counter's line, further than this many drum pitches past the last drum (a turning
 # drum's piece lies within a fifth of a pitch of its drum's place, a pitch on).
@@ -1870,9 +1872,12 @@ def _turning_candidate(ys: np.ndarray, xs: np.ndarray, labels: tuple[int, ...], 
 
 
 def drop_counter_units(seg: Segmentation, bands: list[CounterBand]) -> int:
-    """Drop the unit printed after a counter (the 3 of m³, read as a ninth drum) from the counter's
-    line: marks smaller than UNIT_HEIGHT of the drums, more than UNIT_PITCHES of the drums' pitch past
-    the last drum. Drums, at rest or turning, follow one another a pitch apart. Returns how many."""
+    """Drop the unit printed after a counter (m³, read as 1773; its 3 as a ninth drum): marks smaller
+    than UNIT_HEIGHT of the drums past the counter's end. In the counter's line they stand more than
+    UNIT_PITCHES of the drums' pitch past the last drum (drums, at rest or turning, follow one another
+    a pitch apart). On a line of their own they start past the last drum's middle, within UNIT_REACH
+    of the drums' height of its end, level with it (a turning drum's pieces are in the counter's line
+    by now). Returns how many marks were dropped."""
     dropped = 0
     for line, _, _, at_rest, pitch in bands:
         drum_h = median_of([c.h for c in at_rest])
@@ -1889,7 +1894,22 @@ def drop_counter_units(seg: Segmentation, bands: list[CounterBand]) -> int:
             else:
                 kept.append(c)
         line.candidates = kept
+        end = max((c for c in kept if c.kind == "glyph"), key=lambda c: c.x2, default=last)
+        for other in seg.lines:
+            marks = [c for c in other.candidates if c.kind == "glyph"]
+            if other is not line and marks and _unit_after(marks, end, drum_h):
+                dropped += len(marks)
+                other.candidates = []
+    seg.lines[:] = [ln for ln in seg.lines if ln.candidates]
     return dropped
+
+
+def _unit_after(marks: list[Candidate], last: Candidate, drum_h: float) -> bool:
+    """Are `marks` (a line of their own) the unit printed after the counter ending in `last`?"""
+    start = min(c.x for c in marks)
+    return last.cx < start <= last.x2 + UNIT_REACH * drum_h and all(
+        c.h < UNIT_HEIGHT * drum_h and last.y - 0.5 * drum_h <= c.cy <= last.y2 + 0.5 * drum_h for c in marks
+    )
 
 
 def read_coloured_drums(seg: Segmentation, gray: np.ndarray, bands: list[CounterBand] | None = None) -> int:
@@ -2051,8 +2071,6 @@ def drop_lone_marks(seg: Segmentation, bands: list[CounterBand] | None = None) -
     - lone strokes, read as 1s: one (the edge of a bezel or a device, a streak of glare), several
       STREAK_HEIGHT times as tall as the number (reflections across a meter's glass), or hairlines
       under HAIRLINE of the number's stroke width (a device's edge broken in two, read as 11);
-    - marks all under LABEL_HEIGHT of a counter's drums just beyond its right end, level with it: the
-      unit printed after it (the m and 3 of m³, read as 1773);
     - marks lying each on a drum's digit: pieces of the outline of its window.
 
     A number is a uniform run of glyphs, or a counter's drums at rest (`bands`: `counter_bands(seg)`;
@@ -2072,8 +2090,7 @@ def drop_lone_marks(seg: Segmentation, bands: list[CounterBand] | None = None) -
         return 0
     number_h, digits, _ = max(numbers, key=lambda n: n[0])
     number_stroke: float | None = None  # measured when needed: it reads pixels
-    # The counters' glyphs, beyond the drums at rest: a unit follows the last, a window sits on any.
-    # (Handwritten lines of a sheet start and end anywhere, and their heights vary.)
+    # The counters' glyphs, beyond the drums at rest: a window's outline may lie on any of them.
     whole = [[c for c in ln.candidates if c.kind == "glyph"] for ln, _ in counters]
     kept = []
     for line in seg.lines:
@@ -2093,7 +2110,7 @@ def drop_lone_marks(seg: Segmentation, bands: list[CounterBand] | None = None) -
                 number_stroke = median_of([stroke_width(c.mask(seg.labels)) for c in digits])
             if all(c.w < HAIRLINE * number_stroke for c in glyphs):
                 continue
-        if glyphs and any(_unit_of(glyphs, number) or _on_digits(glyphs, number) for number in whole):
+        if glyphs and any(_on_digits(glyphs, number) for number in whole):
             continue
         # (The ink tests last: they read pixels.)
         if glyphs and _dials(glyphs, seg.labels, number_h, broken=bool(counters)):
@@ -2104,25 +2121,11 @@ def drop_lone_marks(seg: Segmentation, bands: list[CounterBand] | None = None) -
     return dropped
 
 
-def _unit_of(marks: list[Candidate], digits: list[Candidate]) -> bool:
-    """Are `marks` the unit printed after the counter `digits`: all smaller than LABEL_HEIGHT of them,
-    starting past the last digit's middle and within UNIT_REACH of its height of its end, level with it?"""
-    last = digits[-1]
-    h = median_of([c.h for c in digits])
-    start = min(c.x for c in marks)
-    return (
-        last.cx < start <= last.x2 + UNIT_REACH * h
-        and all(c.h < LABEL_HEIGHT * h and last.y - 0.5 * h <= c.y + c.h / 2 <= last.y2 + 0.5 * h
-                for c in marks)
-    )
-
-
 def _on_digits(marks: list[Candidate], digits: list[Candidate]) -> bool:
     """Does each of `marks` lie mostly (ON_DIGIT of its box) on one of a counter's `digits`?"""
 
     def on(m: Candidate, d: Candidate) -> bool:
-        ix = min(m.x2, d.x2) - max(m.x, d.x)
-        iy = min(m.y2, d.y2) - max(m.y, d.y)
+        ix, iy = _x_overlap(m, d), _y_overlap(m, d)
         return ix > 0 and iy > 0 and ix * iy >= ON_DIGIT * m.w * m.h
 
     return all(any(on(m, d) for d in digits) for m in marks)
