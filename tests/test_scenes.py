@@ -91,6 +91,34 @@ def test_digits_are_dark_ink_inside_their_boxes() -> None:
         assert gray[y : y + h, x : x + w].min() < paper - 40
 
 
+def _covered(source: np.ndarray, glyph: np.ndarray, reach: float = 2.0) -> float:
+    """Share of the MNIST digit's ink (in its own pixels) within `reach` of the rendered ink."""
+    pad = 4  # _render_glyph's 1-px frame and 3-px margin
+    size = (source.shape[1], source.shape[0])
+    drawn = cv2.resize(glyph[pad:-pad, pad:-pad], size, interpolation=cv2.INTER_AREA)
+    dist = cv2.distanceTransform((drawn <= 0.15).astype(np.uint8), cv2.DIST_L2, 3)
+    return float((dist[source > 0.5] <= reach).mean())
+
+
+@pytest.mark.parametrize("index", [2548, 7925, 5938, 8104])  # a 9 and three 6s blotted with ink
+def test_a_thin_pen_keeps_a_blotted_digit_whole(index: int) -> None:
+    """Drawn along its centre line, a 6 whose eye is filled with ink became an L and a 9 with a blob
+    head a 1, under the truth 6 and 9. Such digits keep their own shape."""
+    images, labels, _ = scenes.mnist_test()
+    source = scenes._tight(images[index].astype(np.float32) / 255.0, 0.02)
+    glyph = scenes._render_glyph(source, scenes._stroke_width(source), 60.0, 2.5 / 60.0)
+    assert _covered(source, glyph) > 0.95, f"MNIST test digit {index} ({labels[index]}) lost a part"
+
+
+def test_a_thin_pen_still_draws_a_plain_digit_thin() -> None:
+    images, _, _ = scenes.mnist_test()
+    source = scenes._tight(images[0].astype(np.float32) / 255.0, 0.02)  # a 7 of even strokes
+    glyph = scenes._render_glyph(source, scenes._stroke_width(source), 60.0, 2.5 / 60.0)
+    inside = cv2.distanceTransform((glyph > 0.5).astype(np.uint8), cv2.DIST_L2, 5)
+    assert inside.max() <= 2.0, "a 2.5 px pen drew a stroke wider than 4 px"
+    assert _covered(source, glyph) > 0.9
+
+
 def test_benchmark_set_is_every_category_in_order() -> None:
     cats = [s.category for s in benchmark_set(1, seed=5)]
     assert cats == list(CATEGORIES)
