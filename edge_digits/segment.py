@@ -32,6 +32,8 @@ FRAGMENT_MAX = 0.55  # below this a component is a piece of a digit or a mark, n
 FULL_ORPHAN = 0.8  # a lone loose piece at least this tall is a digit of its own
 LOOSE_REACH = 1.0  # loose pieces this far beyond a line's ends may belong to it (a broken last digit)
 MERGED_MAX = 1.45  # a digit with its merged fragments is never taller than this
+OVERLAPPED = 0.6  # neighbours overlapping by this share of the narrower one are merged ...
+OVERLAPPED_WIDTH = 0.4  # ... when it is at least this wide (a share of the line's height)
 TOO_TALL = 1.7  # a candidate this much taller than its line is a border, a rule or clutter
 NUMBER_MARKS = 3  # ... unless it is one of this many such candidates in a row (a number)
 LONE_TALL = 2.5  # a mark alone in its line this much taller than the page's strings of digits is clutter
@@ -508,6 +510,10 @@ def _merge_overlapping(line: list[Candidate], height: float) -> list[Candidate]:
                 (stacked and ov >= 0.5 * min(p.w, c.w) and min(p.h, c.h) <= 0.8 * ref)
                 # a short piece against a tall one: a loop cut off its stem by a rule running through
                 or (min(p.h, c.h) <= 0.7 * ref and ov >= -0.1 * ref and union_w <= ref)
+                # a piece lying mostly over its neighbour: part of a digit whose other part touches the
+                # next digit; read apart, the same ink would be read twice (cutting the union sorts it
+                # out). Not a 1: its bar may stand under a slanted neighbour's overhang.
+                or (ov >= OVERLAPPED * min(p.w, c.w) and min(p.w, c.w) >= OVERLAPPED_WIDTH * ref)
             ):
                 out[-1] = _union([p, c])
                 continue

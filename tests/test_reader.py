@@ -390,6 +390,15 @@ def test_digits_touching_ruled_lines_are_not_removed_with_them_as_a_frame(reader
     assert reader.read(scene.image).text == scene.text
 
 
+def test_a_piece_lying_over_its_neighbour_is_read_once(reader):
+    """A 3 in two pieces whose lower one touches the 6 after it: the 3's upper piece and the 3-6 blob
+    overlapped by most of the piece's width, were read apart, and the cut of the blob left the 6 with
+    a piece of the 3 (563?). Merged, the cut finds both digits."""
+    scene = make_scene("words_and_numbers", 7 * 1_000_003 + 32)
+    assert scene.lines[0] == "5636"
+    assert reader.read(scene.image).text.split("|")[0] == "5636"
+
+
 def test_a_turning_drum_reads_the_digit_leaving_its_window() -> None:
     # A counter's value is floored: a drum turning from 2 to 3 reads 2 however far it has turned. The
     # network reads the digit that shows more; when that is the entering one, the value is one less.
