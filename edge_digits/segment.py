@@ -56,6 +56,8 @@ DIGIT_W_MIN = 0.5
 DIGIT_W_MAX = 0.8
 WIDTH_WEIGHT = 1.5
 SECOND_CUT = 0.5  # a second way to cut is classified too when it costs at most this much more
+DASH_MIN = 0.35  # a rule's dash sticking out of a digit this far (line heights) is cut off it
+DASH_SLACK = 2.0  # px added to each side of a rule's band where it is continued (see _trim_rule_dashes)
 # Chaining into lines: neighbours at most this many (larger) heights apart, centres within this share.
 LINE_GAP = 3.0
 LINE_CENTRE = 0.55
@@ -199,6 +201,7 @@ def long_thin(
     axis: int,
     strong: np.ndarray | None = None,
     faint: np.ndarray | None = None,
+    found: list[Rule] | None = None,
 ) -> np.ndarray:
     """Pixels of `mask` (uint8 0/1) that belong to long straight thin lines.
 
@@ -210,7 +213,7 @@ def long_thin(
     crop) and `faint` (bool, same shape), the crossings that are not strong ink are marked in `faint`:
     a faint rule between two digits touching it from either side is no stroke, and kept it would weld
     them together. (They are not removed at once: where two faint rules of a grid cross, the second
-    must still be found whole.)"""
+    must still be found whole.) Each line found is appended to `found`, in the crop's coordinates."""
     kernel = np.ones((thick + 1, 1) if axis == 0 else (1, thick + 1), np.uint8)
     thin = cv2.subtract(mask, cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel))
     n, lab, stats = components(thin)
@@ -222,7 +225,6 @@ def long_thin(
     long_ids = long_ids[long_ids > 0]
     if long_ids.size == 0:
         return out
-    h, w = mask.shape
     ys, xs = np.nonzero(thin)
     pts_lab = lab[ys, xs]
     mys, mxs = np.nonzero(mask)
@@ -231,27 +233,51 @@ def long_thin(
         pts = np.stack([xs[sel], ys[sel]], axis=1).astype(np.float32)
         vx, vy, x0, y0 = (float(v) for v in cv2.fitLine(pts, cv2.DIST_L2, 0, 0.01, 0.01).ravel())
         half = max(1.0, sel.sum() / max(1, int(extent[k]))) / 2.0 + 1.0
-        # Signed distance from the line along its normal (vy, -vx).
-        d = (mxs - x0) * vy - (mys - y0) * vx
-        band = np.abs(d) <= half
-        bx, by, bd = mxs[band], mys[band], d[band]
-        step = half + 2.0
-        ax = np.rint(bx + vy * (step - bd)).astype(int)
-        ay = np.rint(by - vx * (step - bd)).astype(int)
-        cx = np.rint(bx - vy * (step + bd)).astype(int)
-        cy = np.rint(by + vx * (step + bd)).astype(int)
-        ok_a = (ax >= 0) & (ax < w) & (ay >= 0) & (ay < h)
-        ok_c = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
-        side_a = np.zeros(bx.size, bool)
-        side_c = np.zeros(bx.size, bool)
-        side_a[ok_a] = mask[ay[ok_a], ax[ok_a]] > 0
-        side_c[ok_c] = mask[cy[ok_c], cx[ok_c]] > 0
-        crossed = side_a & side_c
+        if found is not None:
+            found.append(Rule(vx, vy, x0, y0, half))
+        crossed, bx, by = _rule_band(mask, mxs, mys, Rule(vx, vy, x0, y0, half))
         out[by[~crossed], bx[~crossed]] = True
         if strong is not None and faint is not None:
             weak = crossed & ~strong[by, bx]
             faint[by[weak], bx[weak]] = True
     return out
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A straight line fitted to a rule: direction (vx, vy), a point (x0, y0), half its band's width."""
+
+    vx: float
+    vy: float
+    x0: float
+    y0: float
+    half: float
+
+    def moved(self, dx: int, dy: int) -> Rule:
+        return Rule(self.vx, self.vy, self.x0 + dx, self.y0 + dy, self.half)
+
+
+def _rule_band(mask: np.ndarray, mxs: np.ndarray, mys: np.ndarray, rule: Rule) -> tuple[np.ndarray, ...]:
+    """The ink pixels (mxs, mys) of `mask` in the rule's band, and which of them a stroke crosses (ink
+    on both sides of the band): (crossed, xs, ys)."""
+    h, w = mask.shape
+    vx, vy, x0, y0, half = rule.vx, rule.vy, rule.x0, rule.y0, rule.half
+    # Signed distance from the line along its normal (vy, -vx).
+    d = (mxs - x0) * vy - (mys - y0) * vx
+    band = np.abs(d) <= half
+    bx, by, bd = mxs[band], mys[band], d[band]
+    step = half + 2.0
+    ax = np.rint(bx + vy * (step - bd)).astype(int)
+    ay = np.rint(by - vx * (step - bd)).astype(int)
+    cx = np.rint(bx - vy * (step + bd)).astype(int)
+    cy = np.rint(by + vx * (step + bd)).astype(int)
+    ok_a = (ax >= 0) & (ax < w) & (ay >= 0) & (ay < h)
+    ok_c = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
+    side_a = np.zeros(bx.size, bool)
+    side_c = np.zeros(bx.size, bool)
+    side_a[ok_a] = mask[ay[ok_a], ax[ok_a]] > 0
+    side_c[ok_c] = mask[cy[ok_c], cx[ok_c]] > 0
+    return side_a & side_c, bx, by
 
 
 def _strip_rules(
@@ -261,16 +287,17 @@ def _strip_rules(
     typical: float | None,
     min_height: float,
     seeds: np.ndarray | None = None,
-) -> tuple[list[tuple[int, int, int, int, int, np.ndarray]], list[int]]:
+) -> tuple[list[tuple[int, int, int, int, int, np.ndarray]], list[int], list[Rule]]:
     """Take ruled lines, grid lines, borders and sheet edges out of the components `idx`.
 
     `typical` is the height of the image's free-standing marks, or None when every mark hangs on a
     rule; then the digits' height is measured on what the horizontal rules leave behind, before any
     vertical stroke is judged long. Returns the pieces that remain, as (x, y, w, h, area, mask), and the
     ids of the components they came from, which are cleared from `labels`; the caller gives the pieces
-    new labels."""
+    new labels. Also returns the horizontal rules found, in the image's coordinates."""
     pieces = []
     stripped = []
+    found: list[Rule] = []
     for i in idx:
         x, y, w, h = (int(v) for v in stats[i, :4])
         crop = labels[y : y + h, x : x + w]
@@ -282,7 +309,10 @@ def _strip_rules(
         cleaned = mask.copy()
         local = typical if typical is not None else 3.0 * min_height
         for step, (axis, factor) in enumerate(((0, 1.3), (1, 1.6), (0, 1.3))):
-            rules = long_thin(cleaned, max(3, round(0.12 * local)), factor * local, axis, strong, faint)
+            fitted: list[Rule] = []
+            thick = max(3, round(0.12 * local))
+            rules = long_thin(cleaned, thick, factor * local, axis, strong, faint, fitted)
+            found.extend(r.moved(x, y) for r in fitted if axis == 0)
             if rules.any():
                 cleaned[rules] = 0
             if typical is None and step == 0:
@@ -306,7 +336,42 @@ def _strip_rules(
             if _connector(removed, sx, sy, sw, sh):
                 continue
             pieces.append((x + sx, y + sy, sw, sh, sa, sub[sy : sy + sh, sx : sx + sw] == k))
-    return pieces, stripped
+    return pieces, stripped, found
+
+
+def _trim_rule_dashes(labels: np.ndarray, stats: np.ndarray, idx: np.ndarray, rules: list[Rule],
+                      ref: float) -> None:
+    """A faint rule comes out of the threshold as dashes, each too short to be found as a rule; a dash
+    touching a digit widens it by a tail that makes it look like two touching digits. Where a rule was
+    found, the uncrossed ink of other components in its band, continued across the image, is cut off
+    where it sticks out beyond the rest of the component by DASH_MIN line heights or more; `stats`
+    is updated in place."""
+    x, y, w, h = (stats[idx, k].astype(np.float64) for k in range(4))
+    for rule in rules:
+        # Continued far from where it was fitted, the line may be off by a pixel or two.
+        wide = Rule(rule.vx, rule.vy, rule.x0, rule.y0, rule.half + DASH_SLACK)
+        slope = rule.vy / rule.vx
+        ya = rule.y0 + (x - rule.x0) * slope
+        yb = rule.y0 + (x + w - rule.x0) * slope
+        near = (np.maximum(ya, yb) + wide.half >= y) & (np.minimum(ya, yb) - wide.half <= y + h)
+        for i in idx[near]:
+            cx, cy, cw, ch = (int(v) for v in stats[i, :4])
+            crop = labels[cy : cy + ch, cx : cx + cw]
+            mask = crop == i
+            mys, mxs = np.nonzero(mask)
+            crossed, bx, by = _rule_band(mask.view(np.uint8), mxs, mys, wide.moved(-cx, -cy))
+            off = np.zeros(mask.shape, bool)
+            off[by[~crossed], bx[~crossed]] = True
+            cols = np.flatnonzero((mask & ~off).any(axis=0))
+            if cols.size == 0:
+                continue  # a dash alone
+            off[:, cols[0] : cols[-1] + 1] = False
+            if np.count_nonzero(off.any(axis=0)) < DASH_MIN * ref:
+                continue
+            crop[off] = 0
+            ys, xs = np.nonzero(crop == i)
+            x0, y0 = int(xs.min()), int(ys.min())
+            stats[i] = (cx + x0, cy + y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1, ys.size)
 
 
 def _connector(removed: np.ndarray, x: int, y: int, w: int, h: int) -> bool:
@@ -648,7 +713,7 @@ def segment(
     huge = (h > max_height) | (w > 0.4 * img_w) | ((h > 0.4 * img_h) & sparse) | (h > 2.5 * ref)
     to_strip = np.nonzero(keep & (long_h | long_v | huge))[0]
     if to_strip.size:
-        pieces, stripped = _strip_rules(labels, stats, to_strip, typical, min_height, seeds)
+        pieces, stripped, rules = _strip_rules(labels, stats, to_strip, typical, min_height, seeds)
         if pieces:
             new_stats = np.zeros((len(pieces), 5), np.int32)
             for k, (px, py, pw, ph, pa, pmask) in enumerate(pieces):
@@ -658,6 +723,8 @@ def segment(
             keep = np.concatenate([keep, new_stats[:, 4] >= speck])
         # A component with no rule in it keeps its label and is judged like any other.
         keep[stripped] = False
+        if rules:
+            _trim_rule_dashes(labels, stats, np.flatnonzero(keep), rules, ref)
     x, y, w, h = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
     # What is cut by the frame and long and thin is the edge of a sheet or of a display, not a digit.
     at_border = (x == 0) | (y == 0) | (x + w >= img_w) | (y + h >= img_h)

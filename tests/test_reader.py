@@ -390,6 +390,22 @@ def test_digits_touching_ruled_lines_are_not_removed_with_them_as_a_frame(reader
     assert reader.read(scene.image).text == scene.text
 
 
+@pytest.mark.parametrize(
+    ("category", "seed", "truth"),
+    [
+        # A faint ruled line thresholded into dashes, one touching the 5 that starts the second line:
+        # the 5, 8 and 2 came out twice as wide as digits and were cut into rejects (212558).
+        ("multi_line", 7 * 1_000_003 + 2, "75228356|582212558"),
+        # A cheque's baseline, dashed the same way, under an 8 (5080?9505).
+        ("cheque_field", 7 * 1_000_003 + 9, "508089505"),
+    ],
+)
+def test_a_dash_of_a_faint_rule_does_not_widen_a_digit(reader, category, seed, truth):
+    scene = make_scene(category, seed)
+    assert scene.text == truth
+    assert reader.read(scene.image).text == truth
+
+
 def test_a_piece_lying_over_its_neighbour_is_read_once(reader):
     """A 3 in two pieces whose lower one touches the 6 after it: the 3's upper piece and the 3-6 blob
     overlapped by most of the piece's width, were read apart, and the cut of the blob left the 6 with

@@ -98,6 +98,27 @@ def test_a_ruled_line_under_and_through_the_digits_is_taken_out():
     assert centres_match(seg, boxes)
 
 
+def test_a_faint_rule_s_piece_touching_a_digit_is_cut_off_it():
+    """A faint rule comes out of the threshold as dashes. One touching the first digit made it a
+    candidate of two digits' width (and the number was lost); the rule, found where a long dash of it
+    lies, is continued across the image and the dash cut off."""
+    img, boxes = canvas(["582"], height=40, gap=0.6)
+    row = boxes[0]
+    base = max(y + h for _, y, _, h in row) - 1
+    x0, w0 = row[0][0], row[0][2]
+    xa = row[-1][0] + row[-1][2] + 30
+
+    def at(x: int) -> tuple[int, int]:  # on a rule falling 6 px across the page
+        return x, round(base + 6 * (x - x0) / (639 - x0))
+
+    cv2.line(img, at(xa), at(639), 255, 2)  # the rule where it is found
+    cv2.line(img, at(x0 - 30), at(x0 + w0 // 2), 255, 2)  # a dash of it, shorter than a rule is long
+    seg = run(img)
+    assert centres_match(seg, boxes)
+    first = seg.lines[0].candidates[0]
+    assert first.x >= x0 - 3 and not first.splits, (first.x, x0)
+
+
 def test_digits_in_the_cells_of_a_grid_inside_a_printed_box():
     """Squared paper: one digit per cell, touching the cell's lines here and there; a printed box around."""
     height, cell = 40, 48
