@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -56,7 +56,7 @@ DIGIT_W_MIN = 0.5
 DIGIT_W_MAX = 0.8
 WIDTH_WEIGHT = 1.5
 SECOND_CUT = 0.5  # a second way to cut is classified too when it costs at most this much more
-DASH_MIN = 0.35  # a rule's dash sticking out of a digit this far (line heights) is cut off it
+DASH_MIN = 0.35  # a rule's dash sticking out of a digit this far (digit heights) is cut off it
 DASH_SLACK = 2.0  # px added to each side of a rule's band where it is continued (see _trim_rule_dashes)
 # Chaining into lines: neighbours at most this many (larger) heights apart, centres within this share.
 LINE_GAP = 3.0
@@ -254,7 +254,7 @@ class Rule:
     half: float
 
     def moved(self, dx: int, dy: int) -> Rule:
-        return Rule(self.vx, self.vy, self.x0 + dx, self.y0 + dy, self.half)
+        return replace(self, x0=self.x0 + dx, y0=self.y0 + dy)
 
 
 def _rule_band(mask: np.ndarray, mxs: np.ndarray, mys: np.ndarray, rule: Rule) -> tuple[np.ndarray, ...]:
@@ -344,12 +344,12 @@ def _trim_rule_dashes(labels: np.ndarray, stats: np.ndarray, idx: np.ndarray, ru
     """A faint rule comes out of the threshold as dashes, each too short to be found as a rule; a dash
     touching a digit widens it by a tail that makes it look like two touching digits. Where a rule was
     found, the uncrossed ink of other components in its band, continued across the image, is cut off
-    where it sticks out beyond the rest of the component by DASH_MIN line heights or more; `stats`
-    is updated in place."""
+    where it sticks out beyond the rest of the component by DASH_MIN × `ref` (the image's typical mark
+    height) or more; `stats` is updated in place."""
     x, y, w, h = (stats[idx, k].astype(np.float64) for k in range(4))
     for rule in rules:
         # Continued far from where it was fitted, the line may be off by a pixel or two.
-        wide = Rule(rule.vx, rule.vy, rule.x0, rule.y0, rule.half + DASH_SLACK)
+        wide = replace(rule, half=rule.half + DASH_SLACK)
         slope = rule.vy / rule.vx
         ya = rule.y0 + (x - rule.x0) * slope
         yb = rule.y0 + (x + w - rule.x0) * slope
@@ -724,7 +724,8 @@ def segment(
         # A component with no rule in it keeps its label and is judged like any other.
         keep[stripped] = False
         if rules:
-            _trim_rule_dashes(labels, stats, np.flatnonzero(keep), rules, ref)
+            # (The pieces just cut off the rules have their bands removed already.)
+            _trim_rule_dashes(labels, stats, np.flatnonzero(keep[:n]), rules, ref)
     x, y, w, h = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
     # What is cut by the frame and long and thin is the edge of a sheet or of a display, not a digit.
     at_border = (x == 0) | (y == 0) | (x + w >= img_w) | (y + h >= img_h)
