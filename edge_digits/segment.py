@@ -42,6 +42,7 @@ BAR_REACH = 1.3  # ... and joins a digit it overlaps or touches while together n
 BAR_TOP = 0.3  # ... and it lies at the top of the line (a dash after an amount sits in the middle)
 DOT_MAX = 0.38  # a decimal point is at most this tall and wide
 SPLIT_FROM = 1.0  # a candidate wider than this is considered as touching digits too
+SPLIT_WIDER = 1.3  # ... when also this much wider than the line's single digits
 SINGLE_MAX = 0.92  # ... and one narrower than this measures the line's single digits' width
 # Cutting touching digits apart: piece widths in line heights (a 1 is narrow), and how much a width
 # away from the typical one costs against a cut through one full column of ink. The typical width is
@@ -520,7 +521,11 @@ def _dissolve_fragment_chains(chains: list[list[Candidate]]) -> tuple[list[list[
             # of its neighbour (an LCD 6 with the two halves of the 0 beside it): loose, it would be
             # too far from the rest of the line to join it.
             big, hj = chains[inside], heights[inside]
-            whole = [c for c in ch if c.h >= FULL_ORPHAN * hj and within(c, big, hj)]
+            # Its pieces that lie by the line reach as far as the line does: a 1 written before a 5
+            # broken into bar and body is one digit away from the line's first whole digit.
+            reach = sorted(big + [c for c in ch if c.h < FULL_ORPHAN * hj and within(c, big, hj)],
+                           key=lambda c: c.x)
+            whole = [c for c in ch if c.h >= FULL_ORPHAN * hj and within(c, reach, hj)]
             loose.extend(c for c in ch if not any(c is w for w in whole))
             if whole:
                 chains[inside] = sorted(big + whole, key=lambda c: c.x)
@@ -779,7 +784,7 @@ def segment(
             height = max(line.height, min(c.h, MERGED_MAX * line.height))
             digit_w = measured if measured is not None else TYPICAL_PIECE * height
             digit_w = min(max(digit_w, DIGIT_W_MIN * height), DIGIT_W_MAX * height)
-            if c.w > SPLIT_FROM * height and c.w > 1.3 * digit_w:
+            if c.w > SPLIT_FROM * height and c.w > SPLIT_WIDER * digit_w:
                 c.splits = _split_hypotheses(c, labels, digit_w, height)
     lines = _drop_stray_strokes(lines, dropped, (img_w, img_h))
     lines.sort(key=lambda t: (median_of([c.cy for c in t.candidates]), t.candidates[0].x))
