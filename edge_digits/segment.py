@@ -38,7 +38,8 @@ TOO_TALL = 1.7  # a candidate this much taller than its line is a border, a rule
 NUMBER_MARKS = 3  # ... unless it is one of this many such candidates in a row (a number)
 LONE_TALL = 2.5  # a mark alone in its line this much taller than the page's strings of digits is clutter
 BAR_ELONGATION = 1.5  # a loose piece this much wider than high is a bar ...
-BAR_REACH = 1.3  # ... and joins a digit it overlaps or touches while together no wider than this
+BAR_REACH = 1.6  # ... and joins a digit it overlaps or touches while together no wider than this (heights)
+BAR_GAP = 0.12  # ... or stands this far (heights) off its side: a 5's bar drawn after a pen lift
 BAR_TOP = 0.3  # ... and it lies at the top of the line (a dash after an amount sits in the middle)
 DOT_MAX = 0.38  # a decimal point is at most this tall and wide
 SPLIT_FROM = 1.0  # a candidate wider than this is considered as touching digits too
@@ -843,8 +844,9 @@ def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: 
         hgt = line.height
         host = None
         best_ov = -math.inf
-        # A top bar may overlap its digit by little: the bar of a 5 drawn far out to the right, over the
-        # gap after the body. (Not a lying piece lower in the line: a dash, or what is left of a rule.)
+        # A top bar may overlap its digit by little, or not at all: the bar of a 5 drawn far out to the
+        # right, over the gap after the body, or begun beyond the body's end after a pen lift. (Not a
+        # lying piece lower in the line: a dash, or what is left of a rule.)
         t = _at(bands[best][0], f.cx)
         b = _at(bands[best][1], f.cx)
         bar = f.w >= BAR_ELONGATION * f.h and f.cy < t + BAR_TOP * (b - t)
@@ -852,7 +854,7 @@ def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: 
             ov = _x_overlap(c, f)
             if ov > best_ov and (
                 ov >= 0.4 * min(f.w, c.w)
-                or (bar and ov >= 0 and max(c.x2, f.x2) - min(c.x, f.x) <= BAR_REACH * hgt)
+                or (bar and ov >= -BAR_GAP * hgt and max(c.x2, f.x2) - min(c.x, f.x) <= BAR_REACH * hgt)
             ):
                 host, best_ov = k, ov
         if host is not None and _union([line.candidates[host], f]).h <= MERGED_MAX * hgt:

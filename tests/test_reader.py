@@ -402,6 +402,10 @@ def test_handwriting_beside_printed_labels_is_read_whole(reader, category, seed,
         # line of fragments, which was dissolved into the line below; the 1, beyond the broken 5 and so
         # too far from the line's first whole digit, was dropped as a stray mark (5476877).
         ("multi_line", 11 * 1_000_003 + 15, "76333858|15476877"),
+        # 5s whose bar begins a few pixels right of the body (a pen lift): the bar stayed a loose dash,
+        # the body alone was no digit, and the digits around it went as a label (02035, 32701).
+        ("multi_line", 3 * 1_000_003 + 7, "8900672|3742|099502035|182697179"),
+        ("words_and_numbers", 3 * 1_000_003 + 13, "3235701"),
     ],
 )
 def test_broken_and_touching_digits_are_read_whole(reader, category, seed, truth):
