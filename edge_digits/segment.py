@@ -522,11 +522,11 @@ def _dissolve_fragment_chains(chains: list[list[Candidate]]) -> tuple[list[list[
             # of its neighbour (an LCD 6 with the two halves of the 0 beside it): loose, it would be
             # too far from the rest of the line to join it.
             big, hj = chains[inside], heights[inside]
-            # Its pieces that lie by the line reach as far as the line does: a 1 written before a 5
-            # broken into bar and body is one digit away from the line's first whole digit.
-            reach = sorted(big + [c for c in ch if c.h < FULL_ORPHAN * hj and within(c, big, hj)],
-                           key=lambda c: c.x)
-            whole = [c for c in ch if c.h >= FULL_ORPHAN * hj and within(c, reach, hj)]
+            # Its pieces that lie by the line extend the line: a 1 written before a 5 broken into bar
+            # and body stands a whole digit beyond the line's first whole digit.
+            extended = sorted(big + [c for c in ch if c.h < FULL_ORPHAN * hj and within(c, big, hj)],
+                              key=lambda c: c.x)
+            whole = [c for c in ch if c.h >= FULL_ORPHAN * hj and within(c, extended, hj)]
             loose.extend(c for c in ch if not any(c is w for w in whole))
             if whole:
                 chains[inside] = sorted(big + whole, key=lambda c: c.x)
