@@ -482,6 +482,23 @@ def _is_number(cands: list[Candidate]) -> bool:
     return all(b.x - a.x2 <= 0.5 * max(a.h, b.h) for a, b in itertools.pairwise(cands))
 
 
+def _number_row(stats: np.ndarray, ids_mask: np.ndarray) -> np.ndarray:
+    """The components among `ids_mask` that stand in a row of NUMBER_MARKS or more side by side, of
+    one height and level with each other (`_is_number`): the digits of a number, however tall."""
+    ids = np.nonzero(ids_mask)[0]
+    if ids.size < NUMBER_MARKS:
+        return np.zeros(0, np.int64)
+    cands = sorted((Candidate(*(int(v) for v in stats[i, :4]), (int(i),)) for i in ids), key=lambda c: c.x)
+    rows: list[list[Candidate]] = []
+    for c in cands:
+        row = next((r for r in rows if _y_overlap(r[-1], c) >= 0.5 * min(r[-1].h, c.h)), None)
+        if row is None:
+            rows.append([c])
+        else:
+            row.append(c)
+    return np.array([c.labels[0] for r in rows if _is_number(r) for c in r], np.int64)
+
+
 def _line_height(cands: list[Candidate]) -> float:
     """The digit height of a line: the upper quartile of its members' heights, because a printed label
     chained into the line is shorter than the handwritten digits beside it and may outnumber them."""
@@ -717,7 +734,10 @@ def segment(
     long_v = (h >= 3 * np.maximum(w, 1)) & (h >= max(1.6 * ref, 3 * min_height))
     sparse = area < 0.06 * w * np.maximum(h, 1)
     huge = (h > max_height) | (w > 0.4 * img_w) | ((h > 0.4 * img_h) & sparse) | (h > 2.5 * ref)
-    to_strip = np.nonzero(keep & (long_h | long_v | huge))[0]
+    # Measured against small print (a meter's labels), a display's big digits are tall and its 1 is a
+    # long bar; stripped as rules, a seven-segment digit would lose its bars. A row of them is a number.
+    big = keep & (huge | long_v) & (h <= max_height) & (w <= 0.4 * img_w) & ~sparse & (w >= 0.1 * h)
+    to_strip = np.setdiff1d(np.nonzero(keep & (long_h | long_v | huge))[0], _number_row(stats, big))
     if to_strip.size:
         pieces, stripped, rules = _strip_rules(labels, stats, to_strip, typical, min_height, seeds)
         if pieces:

@@ -133,6 +133,14 @@ def test_a_number_chained_with_a_label_of_smaller_print_is_read() -> None:
     assert reader_for("printed_sign", _classifier()).read(scene.image).text == scene.text == "568.705|558"
 
 
+@pytest.mark.parametrize(("seed", "first_way"), [(7015, "17|1"), (5011, "777|7")])
+def test_big_display_digits_beside_small_print_keep_their_bars(seed: int, first_way: str) -> None:
+    # An LCD's digits, five times as tall as the labels around them (kWh, Imp/kWh, Made in EU), were
+    # measured against the labels, taken for rules and stripped of their bars (17|1, 777|7).
+    scene = make_meter("lcd", seed)
+    assert reader_for("lcd", _classifier()).read(scene.image).text == scene.text != first_way
+
+
 @pytest.mark.parametrize(("category", "seed", "first_way"), [("drum", 1039, "52|5"), ("lcd", 1025, "13")])
 def test_a_reading_without_three_digits_in_a_line_is_read_the_other_way_round(
     category: str, seed: int, first_way: str
