@@ -13,6 +13,7 @@ at which side of the local median the strong deviations fall (ink is always the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -41,6 +42,12 @@ HIGH_SHARE = 0.5
 # stroke of a second, paler ink (pencil handwriting on a form whose bold print sets the thresholds).
 FAINT_SHARE = 0.75
 COLOURED = 80  # HSV saturation (0..255) from which a surface counts as coloured
+# ... unless the paper is coloured too (a yellow sign) and the surface is of its hue, within this many
+# of OpenCV's hue steps (0..180 round the circle): the paper in a shadow.
+SAME_HUE = 10
+# Pixels darker than this share of the paper's level count as grey: the hue of black ink is noise.
+GREY_BELOW = 0.15
+PAPER = 0.9  # background this share of the bright paper's level or brighter is the paper itself
 # Work on a copy whose shorter side is about this many pixels for the background and polarity estimates.
 SMALL_SIDE = 120
 # Where the estimated background is darker than this share of the bright paper, it is not paper (a desk,
@@ -125,17 +132,30 @@ def detect_polarity(small: np.ndarray, kernel: float) -> str:
     return LIGHT_ON_DARK if light > dark else DARK_ON_LIGHT
 
 
-def _surface_saturation(image: np.ndarray, size: tuple[int, int], kernel: float) -> np.ndarray:
-    """HSV saturation of the surface under the ink, at the small copy's size: an opening removes the
-    thin coloured strokes (blue ballpoint) and keeps coloured areas (a wooden desk)."""
+def _coloured_surface(image: np.ndarray, size: tuple[int, int], kernel: float, dark: float,
+                      paper: np.ndarray) -> np.ndarray:
+    """Where the surface under the ink is strongly coloured (bool, at the small copy's size): a wooden
+    desk, not paper. An opening of the HSV saturation removes thin coloured strokes (blue ballpoint)
+    and keeps coloured areas; pixels darker than `dark` count as grey, because the hue of black ink is
+    noise and bold print would survive the opening. On a coloured `paper` (bool: the bright surface; a
+    yellow sign), a surface of the paper's own hue is that paper in a shadow."""
     h, w = size
     bgr = image[:, :, :3]
     if bgr.shape[:2] != (h, w):
         # Nearest is enough: the opening below averages nothing but removes thin strokes either way.
         bgr = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_NEAREST)
-    sat = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)[:, :, 1]
+    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
+    sat = np.where(hsv[:, :, 2] >= dark, hsv[:, :, 1], 0).astype(np.uint8)
     k = _odd(kernel, 3)
-    return cv2.morphologyEx(sat, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    opened = cv2.morphologyEx(sat, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    coloured = opened >= COLOURED
+    if not coloured.any() or np.count_nonzero(coloured & paper) <= 0.5 * np.count_nonzero(paper):
+        return coloured
+    # OpenCV's hue runs 0..180 around the circle: the paper's hue is a circular mean.
+    angle = hsv[:, :, 0].astype(np.float32) * np.float32(np.pi / 90.0)
+    mean = math.atan2(float(np.sin(angle[paper]).mean()), float(np.cos(angle[paper]).mean()))
+    off = np.abs(np.angle(np.exp(1j * (angle - mean))))
+    return coloured & (off > SAME_HUE * np.pi / 90.0)
 
 
 def estimate_background(small: np.ndarray, kernel: float) -> np.ndarray:
@@ -216,7 +236,8 @@ def preprocess(image: np.ndarray, polarity: str = "auto", denoise: bool = True) 
     not_paper = bg_small < max(1.0, NOT_PAPER * paper_level)
     darker = bg_small < COLOURED_NOT_PAPER * paper_level
     if image.ndim == 3 and image.shape[2] >= 3 and darker.any():
-        not_paper |= darker & (_surface_saturation(image, small.shape, kernel) >= COLOURED)
+        not_paper |= darker & _coloured_surface(image, small.shape, kernel, GREY_BELOW * paper_level,
+                                                  bg_small >= PAPER * paper_level)
     if not_paper.any():
         # One small pixel more: the blurred border between paper and desk is no ink either.
         not_paper = cv2.dilate(not_paper.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0

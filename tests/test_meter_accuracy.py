@@ -141,6 +141,14 @@ def test_big_display_digits_beside_small_print_keep_their_bars(seed: int, first_
     assert reader_for("lcd", _classifier()).read(scene.image).text == scene.text != first_way
 
 
+@pytest.mark.parametrize(("seed", "before"), [(7031, "69853|5"), (5000, "9")])
+def test_dark_print_on_a_coloured_sign_is_ink(seed: int, before: str) -> None:
+    # Bold black print on a yellow sign: the noisy hue of the black strokes, and the sign's own yellow
+    # in a shadow, passed for a coloured desk, where no ink is looked for (69853|5, 9).
+    scene = make_meter("printed_sign", seed)
+    assert reader_for("printed_sign", _classifier()).read(scene.image).text == scene.text != before
+
+
 @pytest.mark.parametrize(("category", "seed", "first_way"), [("drum", 1039, "52|5"), ("lcd", 1025, "13")])
 def test_a_reading_without_three_digits_in_a_line_is_read_the_other_way_round(
     category: str, seed: int, first_way: str

@@ -117,6 +117,21 @@ def test_a_coloured_desk_beside_the_sheet_is_no_ink():
     assert agreement(pre.binary, truth)[0] > 0.85
 
 
+def test_a_coloured_sign_in_a_shadow_keeps_its_ink():
+    # Black digits on a yellow sign whose right half lies in a shadow. The shadowed yellow is darker
+    # than the paper and coloured like a desk, but of the paper's own hue; and dark bold ink, whose hue
+    # is noise, is no coloured surface either (make_meter("printed_sign", 7031) lost its right digits).
+    gray, truth = page(seed=5, digit_h=80, n=6)
+    w = gray.shape[1]
+    ink = 1.0 - gray / 230.0
+    yellow = np.array((20, 215, 235), np.float32)
+    image = yellow * (1.0 - 0.95 * ink)[..., None]
+    image[:, w // 2 :] *= 0.55
+    pre = preprocess(finish(image, seed=5))
+    for part in (slice(0, w // 2), slice(w // 2, w)):
+        assert agreement(pre.binary[:, part], truth[:, part])[0] > 0.9
+
+
 def test_ink_thresholds_sit_between_noise_and_ink():
     rng = np.random.default_rng(4)
     contrast = np.clip(rng.normal(3, 2, (200, 200)), 0, 255)
