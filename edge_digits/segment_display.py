@@ -1057,10 +1057,13 @@ def _apart_in_strong_ink(m: np.ndarray, dot: np.ndarray, c: Candidate, seeds: np
     return bool(in_dot) and not (in_dot & in_rest)
 
 
-def _apart_in_core(m: np.ndarray, dot: np.ndarray, c: Candidate, gray: np.ndarray | None) -> bool:
+def _apart_in_core(
+    m: np.ndarray, dot: np.ndarray, c: Candidate, gray: np.ndarray | None, side: int = 0
+) -> bool:
     """Is the dot apart from the rest of the candidate in the core of its ink (its darker half, in the
     ink's own sense), along the rows it occupies? The blur that stuck a point to its digit is fainter
-    than either; the foot of a printed 1 is as dark as its stem."""
+    than either; the foot of a printed 1 is as dark as its stem. `side`: look only to the right (1) or
+    the left (-1) of the dot; by default towards the rest of the candidate."""
     if gray is None:
         return False
     patch = cv2.GaussianBlur(gray[c.y : c.y2, c.x : c.x2], (3, 3), 0).astype(np.float32)
@@ -1078,7 +1081,8 @@ def _apart_in_core(m: np.ndarray, dot: np.ndarray, c: Candidate, gray: np.ndarra
     rest_cols = np.nonzero((m & ~dot).any(axis=0))[0]
     if rest_cols.size == 0:
         return False
-    scan = list(range(b, band.size) if rest_cols.mean() >= b else range(a - 1, -1, -1))
+    right = side > 0 if side else rest_cols.mean() >= b
+    scan = list(range(b, band.size) if right else range(a - 1, -1, -1))
     # (The point's own core may reach a column or two past the columns taken for it.)
     k = 0
     while k < len(scan) and k < max(2, (b - a) // 2) and band[scan[k]]:
@@ -1201,7 +1205,11 @@ def _split_middle_dot(
             continue
         dot_mask = np.zeros_like(m)
         dot_mask[:, d0:d1] = m[:, d0:d1]
-        if not _apart_in_strong_ink(m, dot_mask, c, seeds) and not _apart_in_core(m, dot_mask, c, gray):
+        # Between two digits, a point apart from one of them in the core: an italic display's point
+        # sits right at the foot of the digit before it, blurred into it even in the core.
+        if not _apart_in_strong_ink(m, dot_mask, c, seeds) and not any(
+            _apart_in_core(m, dot_mask, c, gray, side) for side in (-1, 1)
+        ):
             continue
         rows = np.nonzero(dot_mask.any(axis=1))[0]
         box = (c.x + d0, c.y + int(rows[0]), d1 - d0, int(rows[-1] - rows[0] + 1))

@@ -291,6 +291,13 @@ def test_a_decimal_point_beside_a_slanted_digit_is_found(seed: int) -> None:
     assert all(_lines_found(scene, seg, scale)), scene.text
 
 
+def test_a_decimal_point_stuck_to_the_foot_of_an_italic_digit_is_cut_out(display_reader) -> None:
+    # 8013.84: the blur joins the point to the 3 before it and the 8 after it; in the grey core it
+    # stays stuck to the 3's foot and stands apart only from the 8 (read 801384).
+    scene = _meter("lcd", 6002)
+    assert display_reader.read(scene.image).text == scene.text == "8013.84"
+
+
 def test_two_handwritten_digits_of_two_lines_are_not_joined_as_display_halves() -> None:
     scenes = pytest.importorskip("convert.synth.scenes")
     from edge_digits.preprocess import preprocess
