@@ -891,6 +891,13 @@ def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: 
             dots.setdefault(best, []).append(f)
         else:
             orphans.setdefault(best, []).append(f)
+    for li, ds in dots.items():
+        # A seven-segment digit whose lower bar stands apart (a 1's, a 7's) looks like a decimal point
+        # there; with the rest of the digit right over it, the two reach a digit's height (below).
+        ups = orphans.get(li, [])
+        for d in [d for d in ds if any(u.y2 <= d.y and _x_overlap(u, d) >= 0.5 * min(u.w, d.w) for u in ups)]:
+            ds.remove(d)
+            ups.append(d)
     for li, fs in orphans.items():
         # Pieces of one digit that is broken all over (a faint pencil stroke): overlapping pieces that
         # together reach digit height are a candidate of their own.

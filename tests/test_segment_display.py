@@ -298,6 +298,13 @@ def test_a_decimal_point_stuck_to_the_foot_of_an_italic_digit_is_cut_out(display
     assert display_reader.read(scene.image).text == scene.text == "8013.84"
 
 
+def test_a_seven_segment_1_whose_bars_stand_apart_is_no_decimal_point(display_reader) -> None:
+    # 5471.0 on an LED: the 7's upright bar stands apart from its top; low on the baseline, it was
+    # taken for a point and the top, alone, dropped (541.0).
+    scene = _meter("led", 7018)
+    assert display_reader.read(scene.image).text == scene.text == "5471.0"
+
+
 def test_two_handwritten_digits_of_two_lines_are_not_joined_as_display_halves() -> None:
     scenes = pytest.importorskip("convert.synth.scenes")
     from edge_digits.preprocess import preprocess
