@@ -293,6 +293,25 @@ def test_the_bar_of_a_5_drawn_out_past_its_body_is_merged_into_it():
         assert found(seg.lines[line], scene.boxes[line][k]), (category, seed)
 
 
+def test_a_bar_standing_off_the_side_of_its_5_is_merged_into_it():
+    """A 5's bar drawn after a pen lift, a little way right of its body with no column in common: it
+    joins the body (BAR_GAP); the 5 without it would read as a 3 or '?'."""
+    img, boxes = canvas(["5555"], height=60, gap=1.2)
+    x, y, w, h = boxes[0][1]
+    top = y + int(0.22 * h)
+    bar = img[y:top, x : x + w].copy()
+    img[y:top, x : x + w] = 0
+    body_right = x + int(np.nonzero(img[y : y + h, x : x + w].any(axis=0))[0][-1]) + 1
+    cols = np.nonzero(bar.any(axis=0))[0]
+    bar = bar[:, cols[0] : cols[-1] + 1]
+    left = body_right + int(0.06 * h)
+    img[y:top, left : left + bar.shape[1]] |= bar
+    seg = run(img)
+    glyphs = [c for c in seg.lines[0].candidates if c.kind == "glyph"]
+    assert len(seg.lines) == 1 and len(glyphs) == 4
+    assert glyphs[1].x <= x + 2 and glyphs[1].x2 >= left + bar.shape[1] - 1 and glyphs[1].y <= y + 1
+
+
 def test_a_dash_after_an_amount_is_not_merged_as_a_bar():
     """A dash in the middle of the line's height after the last digit stays apart from it."""
     img, boxes = canvas(["549"], height=40, gap=0.3)
