@@ -483,20 +483,13 @@ def _is_number(cands: list[Candidate]) -> bool:
 
 
 def _number_row(stats: np.ndarray, ids_mask: np.ndarray) -> np.ndarray:
-    """The components among `ids_mask` that stand in a row of NUMBER_MARKS or more side by side, of
-    one height and level with each other (`_is_number`): the digits of a number, however tall."""
+    """The components among `ids_mask` that chain into a line (`_chain_lines`) of NUMBER_MARKS or more
+    side by side, of one height (`_is_number`): the digits of a number, however tall."""
     ids = np.nonzero(ids_mask)[0]
     if ids.size < NUMBER_MARKS:
         return np.zeros(0, np.int64)
-    cands = sorted((Candidate(*(int(v) for v in stats[i, :4]), (int(i),)) for i in ids), key=lambda c: c.x)
-    rows: list[list[Candidate]] = []
-    for c in cands:
-        row = next((r for r in rows if _y_overlap(r[-1], c) >= 0.5 * min(r[-1].h, c.h)), None)
-        if row is None:
-            rows.append([c])
-        else:
-            row.append(c)
-    return np.array([c.labels[0] for r in rows if _is_number(r) for c in r], np.int64)
+    cands = [Candidate(*(int(v) for v in stats[i, :4]), (int(i),)) for i in ids]
+    return np.array([c.labels[0] for row in _chain_lines(cands) if _is_number(row) for c in row], np.int64)
 
 
 def _line_height(cands: list[Candidate]) -> float:
@@ -894,7 +887,9 @@ def _attach_loose(lines: list[TextLine], loose: list[Candidate], decimal_point: 
     for li, ds in dots.items():
         # A seven-segment digit whose lower bar stands apart (a 1's, a 7's) looks like a decimal point
         # there; with the rest of the digit right over it, the two reach a digit's height (below).
-        ups = orphans.get(li, [])
+        ups = orphans.get(li)
+        if not ups:
+            continue
         for d in [d for d in ds if any(u.y2 <= d.y and _x_overlap(u, d) >= 0.5 * min(u.w, d.w) for u in ups)]:
             ds.remove(d)
             ups.append(d)

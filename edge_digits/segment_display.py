@@ -1058,12 +1058,13 @@ def _apart_in_strong_ink(m: np.ndarray, dot: np.ndarray, c: Candidate, seeds: np
 
 
 def _apart_in_core(
-    m: np.ndarray, dot: np.ndarray, c: Candidate, gray: np.ndarray | None, side: int = 0
+    m: np.ndarray, dot: np.ndarray, c: Candidate, gray: np.ndarray | None, either_side: bool = False
 ) -> bool:
     """Is the dot apart from the rest of the candidate in the core of its ink (its darker half, in the
     ink's own sense), along the rows it occupies? The blur that stuck a point to its digit is fainter
-    than either; the foot of a printed 1 is as dark as its stem. `side`: look only to the right (1) or
-    the left (-1) of the dot; by default towards the rest of the candidate."""
+    than either; the foot of a printed 1 is as dark as its stem. Looks towards the rest of the
+    candidate, or with `either_side` to the left and to the right of the dot (a point between two
+    digits need stand apart from one of them only)."""
     if gray is None:
         return False
     patch = cv2.GaussianBlur(gray[c.y : c.y2, c.x : c.x2], (3, 3), 0).astype(np.float32)
@@ -1081,11 +1082,17 @@ def _apart_in_core(
     rest_cols = np.nonzero((m & ~dot).any(axis=0))[0]
     if rest_cols.size == 0:
         return False
-    right = side > 0 if side else rest_cols.mean() >= b
-    scan = list(range(b, band.size) if right else range(a - 1, -1, -1))
-    # (The point's own core may reach a column or two past the columns taken for it.)
+    rightwards, leftwards = list(range(b, band.size)), list(range(a - 1, -1, -1))
+    towards_rest = rightwards if rest_cols.mean() >= b else leftwards
+    scans = [rightwards, leftwards] if either_side else [towards_rest]
+    return any(_gap_before_core(band, scan, max(2, (b - a) // 2)) for scan in scans)
+
+
+def _gap_before_core(band: np.ndarray, scan: list[int], own: int) -> bool:
+    """Going along `scan` (columns away from a dot), is there a column of no core ink (`band`) before
+    the next core ink? The dot's own core may reach `own` columns past the columns taken for it."""
     k = 0
-    while k < len(scan) and k < max(2, (b - a) // 2) and band[scan[k]]:
+    while k < len(scan) and k < own and band[scan[k]]:
         k += 1
     gap = False
     for col in scan[k:]:
@@ -1207,8 +1214,8 @@ def _split_middle_dot(
         dot_mask[:, d0:d1] = m[:, d0:d1]
         # Between two digits, a point apart from one of them in the core: an italic display's point
         # sits right at the foot of the digit before it, blurred into it even in the core.
-        if not _apart_in_strong_ink(m, dot_mask, c, seeds) and not any(
-            _apart_in_core(m, dot_mask, c, gray, side) for side in (-1, 1)
+        if not _apart_in_strong_ink(m, dot_mask, c, seeds) and not _apart_in_core(
+            m, dot_mask, c, gray, either_side=True
         ):
             continue
         rows = np.nonzero(dot_mask.any(axis=1))[0]

@@ -298,7 +298,7 @@ def test_a_decimal_point_stuck_to_the_foot_of_an_italic_digit_is_cut_out(display
     assert display_reader.read(scene.image).text == scene.text == "8013.84"
 
 
-def test_a_seven_segment_1_whose_bars_stand_apart_is_no_decimal_point(display_reader) -> None:
+def test_a_display_digit_s_lower_bar_standing_apart_is_no_decimal_point(display_reader) -> None:
     # 5471.0 on an LED: the 7's upright bar stands apart from its top; low on the baseline, it was
     # taken for a point and the top, alone, dropped (541.0).
     scene = _meter("led", 7018)
